@@ -1,0 +1,59 @@
+# DataPipe: two commands do everything on a fresh machine — `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.9
+VENV := .venv
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.synced
+
+# Find a Python 3.12 interpreter: $(PYTHON) if given, else python3.12 on PATH, else pyenv's 3.12.x.
+PYTHON ?= $(shell .ci/find-python312 2>/dev/null)
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export MPLBACKEND := Agg
+
+.PHONY: help env demo test lint docs clean lock up down image bench
+
+help:
+	@echo "make demo   - create the environment if missing, then run the demo end to end"
+	@echo "make test   - create the environment if missing, then run the whole test suite"
+	@echo "make docs   - build the documentation (warnings are errors)"
+	@echo "make lint   - ruff"
+	@echo "make lock   - refresh uv.lock after editing pyproject.toml"
+
+$(UV):
+	@if [ -z "$(PYTHON)" ]; then \
+	  echo "error: no Python 3.12 interpreter found. Install one (e.g. 'pyenv install 3.12' or Debian's python3.12) or pass PYTHON=/path/to/python3.12" >&2; exit 1; fi
+	@echo "bootstrapping uv $(UV_VERSION) with $(PYTHON)"
+	@$(PYTHON) -m venv $(TOOLS)
+	@$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(STAMP): $(UV) pyproject.toml uv.lock
+	@echo "syncing $(VENV) from uv.lock"
+	@$(UV) sync --frozen --all-extras --python "$$( [ -x $(PY) ] && echo $(PY) || echo $(PYTHON) )"
+	@touch $(STAMP)
+
+env: $(STAMP)
+
+lock: $(UV)
+	$(UV) lock --python $(PYTHON)
+
+demo: $(STAMP)
+	@$(VENV)/bin/python -m datapipe_ops.demo
+
+test: $(STAMP)
+	@.ci/ensure-postgres
+	@$(VENV)/bin/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected" >&2; exit 1; fi; exit $$rc
+
+lint: $(STAMP)
+	@$(VENV)/bin/ruff check datapipe_ops plugins dags tests benchmarks
+
+docs: $(STAMP)
+	@$(VENV)/bin/mkdocs build --strict --site-dir build/site
+
+clean:
+	rm -rf $(VENV) $(TOOLS) build .pytest_cache
