@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="Show the software version and the settings in force.", no_args_is_help=False)
+app = typer.Typer(help="Show the software version and the settings in force.")
 
 
 @app.callback(invoke_without_command=True)

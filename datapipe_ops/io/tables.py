@@ -1,0 +1,207 @@
+"""Tables and arrays in HDF5 through h5py, readable by ``astropy.table.Table.read``.
+
+A table is a chunked, compressed, resizable compound dataset. Its column units, descriptions and
+the table meta are stored twice: as astropy's serialized header (the sibling dataset
+``<name>.__table_column_meta__``, which makes ``Table.read(file, path=...)`` return columns with
+units) and as plain ``<column>_UNIT`` attributes for people looking with h5py or HDFView.
+
+Times are stored as float64 MJD in the TAI scale (as ctapipe does); the column meta says so and
+:func:`read_table` turns them back into :class:`astropy.time.Time`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import h5py
+import numpy as np
+from astropy import units as u
+from astropy.table import QTable, Table, meta
+from astropy.time import Time
+
+from datapipe_ops.errors import InputFileError
+
+META_SUFFIX = ".__table_column_meta__"
+TABLE_COMPRESSION = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
+TARGET_CHUNK_BYTES = 1 << 20
+_TIME_META = {"time_scale": "tai", "time_format": "mjd"}
+
+
+def _plain_columns(table: Table) -> Table:
+    """Turn Time columns into float64 MJD (TAI), unicode into bytes; keep units and meta."""
+    out = Table(table, copy=False)
+    for name in out.colnames:
+        col = table[name]
+        if isinstance(col, Time):
+            values = np.asarray(col.tai.mjd, dtype=np.float64)
+            out.replace_column(name, values, copy=False)
+            out[name].info.meta = dict(_TIME_META)
+            out[name].info.description = "time, MJD (TAI)"
+        elif out[name].dtype.kind == "U":
+            out.replace_column(name, np.char.encode(np.asarray(out[name]), "utf-8"))
+    return out
+
+
+def _chunk_rows(row_bytes: int) -> int:
+    return max(1, min(65536, TARGET_CHUNK_BYTES // max(row_bytes, 1)))
+
+
+def _write_header(group: h5py.Group, name: str, table: Table) -> None:
+    header = np.array([line.encode("utf-8") for line in meta.get_yaml_from_table(table[:0])])
+    meta_name = name + META_SUFFIX
+    if meta_name in group:
+        del group[meta_name]
+    group.create_dataset(meta_name, data=header, track_times=False)
+    dset = group[name]
+    for col in table.itercols():
+        if col.unit is not None:
+            dset.attrs[f"{col.name}_UNIT"] = col.unit.to_string()
+
+
+def append_table(h5file: h5py.File, path: str, table: Table | QTable) -> None:
+    """Append the rows of ``table`` at ``path``, creating the dataset on the first call.
+
+    The first call fixes the columns, dtypes and units; later calls must bring the same columns
+    (values are converted to the stored units and dtypes).
+    """
+    plain = _plain_columns(table)
+    if path not in h5file:
+        array = plain.as_array()
+        group_name, _, name = path.rpartition("/")
+        group = h5file.require_group(group_name or "/")
+        group.create_dataset(
+            name,
+            data=array,
+            maxshape=(None,),
+            chunks=(_chunk_rows(array.dtype.itemsize),),
+            track_times=False,
+            **TABLE_COMPRESSION,
+        )
+        _write_header(group, name, plain)
+        return
+    dset = h5file[path]
+    stored = _column_units(h5file, path)
+    rows = np.empty(len(plain), dtype=dset.dtype)
+    for field in dset.dtype.names:
+        if field not in plain.colnames:
+            raise ValueError(f"column {field!r} missing from rows appended to {path}")
+        column = plain[field]
+        unit = stored.get(field)
+        if unit is not None and column.unit is not None and column.unit != unit:
+            rows[field] = column.quantity.to_value(unit)
+        else:
+            rows[field] = np.asarray(column)
+    start = dset.shape[0]
+    dset.resize((start + len(rows),))
+    dset[start:] = rows
+
+
+def write_table(h5file: h5py.File, path: str, table: Table | QTable) -> None:
+    """Write ``table`` at ``path``, replacing any table already there."""
+    if path in h5file:
+        del h5file[path]
+        if path + META_SUFFIX in h5file:
+            del h5file[path + META_SUFFIX]
+    append_table(h5file, path, table)
+
+
+def append_array(
+    h5file: h5py.File,
+    path: str,
+    array: np.ndarray,
+    compression: str | None = "lzf",
+    unit: str | None = None,
+) -> None:
+    """Append ``array`` along axis 0 at ``path`` (e.g. waveforms [n_events, n_pix, n_samples])."""
+    if path not in h5file:
+        row_bytes = array.dtype.itemsize * int(np.prod(array.shape[1:], dtype=np.int64))
+        dset = h5file.create_dataset(
+            path,
+            data=array,
+            maxshape=(None, *array.shape[1:]),
+            chunks=(_chunk_rows(row_bytes), *array.shape[1:]),
+            compression=compression,
+            shuffle=compression is not None,
+            track_times=False,
+        )
+        if unit is not None:
+            dset.attrs["UNIT"] = unit
+        return
+    dset = h5file[path]
+    start = dset.shape[0]
+    dset.resize((start + array.shape[0], *dset.shape[1:]))
+    dset[start:] = array
+
+
+def _header(h5file: h5py.File, path: str) -> dict:
+    meta_name = path + META_SUFFIX
+    if meta_name not in h5file:
+        return {"datatype": [], "meta": {}}
+    lines = (line.decode("utf-8") for line in h5file[meta_name][()])
+    return meta.get_header_from_yaml(lines)
+
+
+def _column_units(h5file: h5py.File, path: str) -> dict:
+    return {
+        col["name"]: u.Unit(col["unit"])
+        for col in _header(h5file, path)["datatype"]
+        if col.get("unit") is not None
+    }
+
+
+def _dataset(h5file: h5py.File, path: str) -> h5py.Dataset:
+    if path not in h5file:
+        raise InputFileError(f"has no table {path}", path=h5file.filename)
+    return h5file[path]
+
+
+def read_rows(dset: h5py.Dataset, start: int | None = None, stop: int | None = None) -> np.ndarray:
+    """Read rows ``start:stop`` of a dataset; a damaged file becomes one clear InputFileError."""
+    try:
+        return dset[start:stop]
+    except (OSError, RuntimeError) as exc:
+        raise InputFileError(
+            f"cannot read {dset.name} rows {start}:{stop} (truncated or corrupt file?): {exc}",
+            path=dset.file.filename,
+        ) from None
+
+
+def read_table(
+    h5file: h5py.File, path: str, start: int | None = None, stop: int | None = None
+) -> QTable:
+    """Read rows ``start:stop`` of the table at ``path`` as a QTable with units and Times."""
+    dset = _dataset(h5file, path)
+    header = _header(h5file, path)
+    table = QTable(read_rows(dset, start, stop))
+    table.meta.update(header.get("meta", {}))
+    for col in header["datatype"]:
+        name = col["name"]
+        if name not in table.colnames:
+            continue
+        col_meta = col.get("meta") or {}
+        if col_meta.get("time_format") == "mjd":
+            table[name] = Time(table[name], format="mjd", scale=col_meta.get("time_scale", "tai"))
+        elif col.get("unit") is not None:
+            table[name] = table[name] * u.Unit(col["unit"])
+        if col.get("description") and not isinstance(table[name], Time):
+            table[name].info.description = col["description"]
+    return table
+
+
+def table_length(h5file: h5py.File, path: str) -> int:
+    """Number of rows of the table at ``path``."""
+    return int(_dataset(h5file, path).shape[0])
+
+
+def iter_chunks(n_rows: int, chunk_size: int) -> Iterator[tuple[int, int]]:
+    """Yield ``(start, stop)`` row ranges covering ``n_rows`` in pieces of ``chunk_size``."""
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be positive")
+    for start in range(0, n_rows, chunk_size):
+        yield start, min(start + chunk_size, n_rows)
+
+
+def iter_table_chunks(h5file: h5py.File, path: str, chunk_size: int) -> Iterator[QTable]:
+    """Read the table at ``path`` in pieces of ``chunk_size`` rows (memory stays bounded)."""
+    for start, stop in iter_chunks(table_length(h5file, path), chunk_size):
+        yield read_table(h5file, path, start, stop)
