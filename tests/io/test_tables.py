@@ -1,0 +1,109 @@
+"""Round trips of every table kind through the HDF5 data model."""
+
+import h5py
+import numpy as np
+import pytest
+from astropy import units as u
+from astropy.table import QTable, Table
+from astropy.time import Time
+
+from datapipe_ops.io import ProductWriter, iter_table_chunks, open_product, read_table
+from datapipe_ops.io.tables import iter_chunks
+
+
+def make_table(n: int, offset: int = 0) -> QTable:
+    rng = np.random.default_rng(offset)
+    return QTable(
+        {
+            "obs_id": np.full(n, 7, dtype=np.int32),
+            "event_id": np.arange(offset, offset + n, dtype=np.int64),
+            "true_energy": rng.uniform(0.01, 100, n) * u.TeV,
+            "true_alt": rng.uniform(60, 70, n).astype(np.float32) * u.deg,
+            "image": rng.normal(size=(n, 5)).astype(np.float32) * u.Unit("1"),
+            "image_mask": rng.random((n, 5)) > 0.5,
+            "camera": np.array(["LSTCam"] * n),
+            "time": Time(60000.0 + np.arange(n) / 86400, format="mjd", scale="tai"),
+        }
+    )
+
+
+def test_table_round_trip_keeps_values_units_and_times(tmp_path):
+    path = tmp_path / "t.dl1.h5"
+    original = make_table(20)
+    with ProductWriter(path, "DL1", stage="test") as writer:
+        writer.write_table("/dl1/event/telescope/parameters/tel_001", original)
+    with open_product(path, level="DL1") as h5file:
+        table = read_table(h5file, "/dl1/event/telescope/parameters/tel_001")
+    assert table["true_energy"].unit == u.TeV
+    assert table["true_alt"].unit == u.deg
+    np.testing.assert_array_equal(table["event_id"], original["event_id"])
+    np.testing.assert_array_equal(table["true_energy"], original["true_energy"])
+    np.testing.assert_array_equal(table["image_mask"], original["image_mask"])
+    assert table["image"].shape == (20, 5)
+    assert isinstance(table["time"], Time)
+    assert np.max(np.abs((table["time"] - original["time"]).to_value(u.s))) < 1e-5
+    assert list(table["camera"].astype(str)) == ["LSTCam"] * 20
+
+
+def test_tables_open_with_astropy_table_read(tmp_path):
+    path = tmp_path / "t.h5"
+    with ProductWriter(path, "DL1", stage="test") as writer:
+        writer.write_table("/simulation/event/subarray/shower", make_table(4))
+    table = Table.read(path, path="/simulation/event/subarray/shower")
+    assert table["true_energy"].unit == u.TeV
+    assert len(table) == 4
+
+
+def test_units_are_also_plain_attributes(tmp_path):
+    path = tmp_path / "t.h5"
+    with ProductWriter(path, "DL1", stage="test") as writer:
+        writer.write_table("/x/tab", make_table(3))
+    with h5py.File(path) as h5file:
+        assert h5file["/x/tab"].attrs["true_energy_UNIT"] == "TeV"
+        assert h5file["/x/tab"].compression == "gzip"
+        assert h5file["/x/tab"].chunks is not None
+
+
+def test_append_streams_chunks_and_converts_units(tmp_path):
+    path = tmp_path / "t.h5"
+    with ProductWriter(path, "DL1", stage="test") as writer:
+        writer.append_table("/x/tab", make_table(10, 0))
+        second = make_table(5, 10)
+        second["true_energy"] = second["true_energy"].to(u.GeV)
+        writer.append_table("/x/tab", second)
+    with open_product(path) as h5file:
+        chunks = list(iter_table_chunks(h5file, "/x/tab", chunk_size=4))
+        table = read_table(h5file, "/x/tab")
+    assert [len(c) for c in chunks] == [4, 4, 4, 3]
+    np.testing.assert_array_equal(table["event_id"], np.arange(15))
+    np.testing.assert_allclose(table["true_energy"][10:], make_table(5, 10)["true_energy"])
+
+
+def test_append_with_missing_column_is_refused(tmp_path):
+    with (
+        pytest.raises(ValueError, match="column 'true_energy' missing"),
+        ProductWriter(tmp_path / "t.h5", "DL1", stage="test") as writer,
+    ):
+        writer.append_table("/x/tab", make_table(3))
+        writer.append_table("/x/tab", make_table(3)[["obs_id", "event_id"]])
+    assert not (tmp_path / "t.h5").exists()
+
+
+def test_array_append_round_trip(tmp_path):
+    path = tmp_path / "w.h5"
+    rng = np.random.default_rng(1)
+    parts = [rng.integers(0, 4096, (n, 30, 16), dtype=np.uint16) for n in (3, 8, 1)]
+    with ProductWriter(path, "DL0", stage="test") as writer:
+        for part in parts:
+            writer.append_array("/dl0/event/telescope/waveforms/tel_001", part)
+    with open_product(path, level="DL0") as h5file:
+        dset = h5file["/dl0/event/telescope/waveforms/tel_001"]
+        assert dset.dtype == np.uint16
+        np.testing.assert_array_equal(dset[:], np.concatenate(parts))
+
+
+def test_iter_chunks_covers_every_row_once():
+    assert list(iter_chunks(10, 4)) == [(0, 4), (4, 8), (8, 10)]
+    assert list(iter_chunks(0, 4)) == []
+    with pytest.raises(ValueError):
+        list(iter_chunks(5, 0))
