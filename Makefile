@@ -47,6 +47,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	@.ci/ensure-postgres
+	@$(VENV)/bin/ruff check --quiet datapipe_ops plugins dags tests benchmarks
 	@$(VENV)/bin/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected" >&2; exit 1; fi; exit $$rc
 
 lint: $(STAMP)

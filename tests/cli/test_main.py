@@ -1,0 +1,53 @@
+"""The `datapipe` entry point: subcommand listing, exit codes, one-line errors."""
+
+import subprocess
+import sys
+
+import typer
+
+from datapipe_ops.cli import main as cli_main
+from datapipe_ops.errors import InputFileError
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "datapipe_ops.cli.main", *args], capture_output=True, text=True
+    )
+
+
+def test_help_lists_every_registered_subcommand():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for name, _module, _attribute in cli_main.SUBCOMMANDS:
+        assert name in result.stdout
+
+
+def test_unknown_subcommand_is_a_usage_error():
+    result = run_cli("no-such-stage")
+    assert result.returncode == 2
+    assert "No such command" in result.stderr
+
+
+def test_expected_error_is_one_line_without_traceback(monkeypatch, capsys):
+    app = typer.Typer()
+
+    @app.command()
+    def broken() -> None:
+        raise InputFileError("not a readable HDF5 file (truncated or corrupt?)", path="x.h5")
+
+    @app.command()
+    def other() -> None:
+        pass
+
+    monkeypatch.setattr(cli_main, "app", app)
+    assert cli_main.main(["broken"]) == 2
+    err = capsys.readouterr().err
+    assert err == "datapipe: error: x.h5: not a readable HDF5 file (truncated or corrupt?)\n"
+
+
+def test_info_prints_version_and_settings(monkeypatch, tmp_path):
+    monkeypatch.setenv("DATAPIPE_DATA_ROOT", str(tmp_path))
+    result = run_cli("info")
+    assert result.returncode == 0
+    assert "datapipe-ops" in result.stdout
+    assert str(tmp_path) in result.stdout
