@@ -1,0 +1,181 @@
+"""The ``kubernetes`` backend: one pod per stage task, built from ``include/airflow/stages.yaml``.
+
+Every pod runs the stage image's ``datapipe`` entrypoint as a non-root user with a read-only root
+filesystem, no privilege escalation, all capabilities dropped and the runtime's default seccomp
+profile; it mounts the data volume (a PVC) at the image's data root and an ``emptyDir`` at
+``/tmp``; it carries the requests/limits of its stage kind, the node selector and tolerations of
+the DataPipe nodes, and labels naming its campaign, DAG run and stage. Its log is streamed into
+the task log, it is deleted after success (kept after a failure for ``kubectl describe``) and,
+when deferrable, the waiting happens in the triggerer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from airflow.providers.cncf.kubernetes.pod_generator import make_safe_label_value
+from kubernetes.client import models as k8s
+
+from datapipe_airflow.operators.contract import STAGE_TEMPLATE_FIELDS
+from datapipe_airflow.stage_config import StageSettings, load_stage_settings
+
+DATA_VOLUME = "datapipe-data"
+SCRATCH_VOLUME = "scratch"
+LABEL_PREFIX = "datapipe.ctao.org"
+
+
+def container_security_context() -> k8s.V1SecurityContext:
+    """The stage container's security context (restricted Pod Security Standard)."""
+    return k8s.V1SecurityContext(
+        run_as_non_root=True,
+        read_only_root_filesystem=True,
+        allow_privilege_escalation=False,
+        privileged=False,
+        capabilities=k8s.V1Capabilities(drop=["ALL"]),
+        seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
+    )
+
+
+def pod_security_context(settings: StageSettings) -> k8s.V1PodSecurityContext:
+    """The pod's security context: the image's non-root uid, the data group, seccomp."""
+    kube = settings.kubernetes
+    return k8s.V1PodSecurityContext(
+        run_as_non_root=True,
+        run_as_user=kube.run_as_user,
+        run_as_group=kube.run_as_group,
+        fs_group=kube.fs_group,
+        seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
+    )
+
+
+def container_resources(settings: StageSettings, kind: str) -> k8s.V1ResourceRequirements:
+    """Requests and limits of stage ``kind``."""
+    stage = settings.kind(kind)
+    return k8s.V1ResourceRequirements(
+        requests=stage.requests.model_dump(), limits=stage.limits.model_dump()
+    )
+
+
+def volumes(settings: StageSettings) -> tuple[list[k8s.V1Volume], list[k8s.V1VolumeMount]]:
+    """The data PVC at the data root and a size-limited ``emptyDir`` at ``/tmp``."""
+    kube = settings.kubernetes
+    pvc = k8s.V1PersistentVolumeClaimVolumeSource(claim_name=kube.data_volume_claim)
+    scratch = k8s.V1EmptyDirVolumeSource(size_limit=kube.scratch_size_limit)
+    return (
+        [
+            k8s.V1Volume(name=DATA_VOLUME, persistent_volume_claim=pvc),
+            k8s.V1Volume(name=SCRATCH_VOLUME, empty_dir=scratch),
+        ],
+        [
+            k8s.V1VolumeMount(name=DATA_VOLUME, mount_path=settings.data_mount_path),
+            k8s.V1VolumeMount(name=SCRATCH_VOLUME, mount_path="/tmp"),
+        ],
+    )
+
+
+def tolerations(settings: StageSettings) -> list[k8s.V1Toleration]:
+    """The tolerations of the DataPipe nodes."""
+    return [k8s.V1Toleration(**t.model_dump()) for t in settings.kubernetes.tolerations]
+
+
+class DataPipePodOperator(KubernetesPodOperator):
+    """Run ``datapipe <command...>`` in a pod of the stage image.
+
+    Same arguments as :class:`~datapipe_airflow.operators.local.DataPipeLocalOperator`, plus
+    ``campaign`` (templated, a pod label). Paths in ``command`` must be paths under the image's
+    data root (the DAGs build them from ``DATAPIPE_DATA_ROOT``, which the workers set to the
+    same mount path).
+    """
+
+    template_fields: Sequence[str] = (
+        *KubernetesPodOperator.template_fields,
+        *STAGE_TEMPLATE_FIELDS,
+        "campaign",
+    )
+    ui_color = "#fde9c9"
+
+    def __init__(
+        self,
+        *,
+        command: Sequence[str],
+        settings: StageSettings | None = None,
+        outputs: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        kind: str = "light",
+        campaign: str = "",
+        **kwargs: Any,
+    ) -> None:
+        settings = settings or load_stage_settings()
+        kube = settings.kubernetes
+        volume_list, mounts = volumes(settings)
+        kwargs.setdefault("deferrable", kube.deferrable)
+        super().__init__(
+            kubernetes_conn_id=kube.connection_id,
+            namespace=kube.namespace,
+            image=settings.image,
+            image_pull_policy=kube.image_pull_policy,
+            name=f"datapipe-{kind.replace('_', '-')}",
+            random_name_suffix=True,
+            cmds=["datapipe"],
+            arguments=None,
+            service_account_name=kube.service_account,
+            automount_service_account_token=False,
+            container_resources=container_resources(settings, kind),
+            security_context=pod_security_context(settings),
+            container_security_context=container_security_context(),
+            volumes=volume_list,
+            volume_mounts=mounts,
+            node_selector=dict(kube.node_selector) or None,
+            tolerations=tolerations(settings) or None,
+            env_from=(
+                [k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=kube.catalog_secret))]
+                if kube.catalog_secret
+                else None
+            ),
+            get_logs=True,
+            log_events_on_failure=True,
+            on_finish_action="delete_succeeded_pod",
+            termination_message_policy="FallbackToLogsOnError",
+            startup_timeout_seconds=kube.startup_timeout_seconds,
+            do_xcom_push=False,
+            **kwargs,
+        )
+        self.command = list(command) if not isinstance(command, str) else command
+        self.outputs = list(outputs) if not isinstance(outputs, str) else outputs
+        self.env = dict(env or {})
+        self.kind = kind
+        self.campaign = campaign
+        self.data_mount_path = settings.data_mount_path
+
+    def build_pod_request_obj(self, context: Any = None, *, dry_run: bool = False) -> k8s.V1Pod:
+        """The pod of this stage: our command, environment and labels on the provider's pod."""
+        self.arguments = [str(part) for part in self.command]
+        self.env_vars = [
+            k8s.V1EnvVar(name=name, value=str(value))
+            for name, value in {**self.env, "DATAPIPE_DATA_ROOT": self.data_mount_path}.items()
+        ]
+        self.labels = {**(self.labels or {}), **self.stage_labels(context)}
+        return super().build_pod_request_obj(context, dry_run=dry_run)
+
+    def stage_labels(self, context: Any = None) -> dict[str, str]:
+        """``campaign``, ``run`` and ``stage`` labels, made valid label values."""
+        run_id = context["run_id"] if context else ""
+        labels = {
+            f"{LABEL_PREFIX}/campaign": self.campaign,
+            f"{LABEL_PREFIX}/run": run_id,
+            f"{LABEL_PREFIX}/stage": self.kind,
+            f"{LABEL_PREFIX}/task": self.task_id,
+        }
+        return {key: make_safe_label_value(str(value)) for key, value in labels.items()}
+
+    def execute(self, context: Any) -> list[str]:
+        """Run the pod; the task's XCom value is its declared outputs (as for every backend)."""
+        super().execute(context)
+        return [str(path) for path in self.outputs]
+
+    def trigger_reentry(self, context: Any, event: dict[str, Any]) -> list[str]:
+        """Resume after the deferred wait; return the declared outputs."""
+        super().trigger_reentry(context, event)
+        return [str(path) for path in self.outputs]

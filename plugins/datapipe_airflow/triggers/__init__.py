@@ -1,0 +1,1 @@
+"""Triggers: the asynchronous waiting of the deferrable sensors, run in the triggerer."""
