@@ -20,6 +20,7 @@ from datapipe_ops.errors import DataPipeError
 #: or a plain function (a single command).
 SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("info", "datapipe_ops.cli.info", "app"),
+    ("instrument", "datapipe_ops.cli.instrument", "app"),
 ]
 
 app = typer.Typer(
