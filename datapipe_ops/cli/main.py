@@ -21,6 +21,8 @@ from datapipe_ops.errors import DataPipeError
 SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("info", "datapipe_ops.cli.info", "app"),
     ("instrument", "datapipe_ops.cli.instrument", "app"),
+    ("catalog", "datapipe_ops.cli.catalog", "app"),
+    ("dataset", "datapipe_ops.cli.dataset", "app"),
 ]
 
 app = typer.Typer(

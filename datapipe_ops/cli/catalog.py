@@ -1,0 +1,294 @@
+"""``datapipe catalog``: create, list, show, trace and register data products."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from datapipe_ops.catalog import LineageNode, Product, ProductQuery
+
+app = typer.Typer(
+    help="The product catalog: every product, its lineage, datasets, calibration and quality.",
+    no_args_is_help=True,
+)
+
+# Options shared with `datapipe dataset` ------------------------------------------------------
+
+CatalogURL = Annotated[
+    str | None,
+    typer.Option(
+        "--catalog",
+        help="Catalog URL (default: $DATAPIPE_CATALOG_URL, else <data root>/catalog.sqlite).",
+        show_default=False,
+    ),
+]
+LevelOpt = Annotated[
+    str | None, typer.Option(help="DL0, DL1, DL2, DL3, IRF, MODEL, BENCHMARK, QUALITY, ...")
+]
+CampaignOpt = Annotated[str | None, typer.Option(help="Campaign name.")]
+KindOpt = Annotated[str | None, typer.Option(help="Product kind, e.g. gamma-diffuse.")]
+ParticleOpt = Annotated[str | None, typer.Option(help="Particle, e.g. gamma, proton.")]
+ZenithMinOpt = Annotated[float | None, typer.Option(help="Lowest zenith angle [deg].")]
+ZenithMaxOpt = Annotated[float | None, typer.Option(help="Highest zenith angle [deg].")]
+StartOpt = Annotated[
+    str | None, typer.Option(help="Earliest time_start: a date (whole UTC day) or ISO time.")
+]
+StopOpt = Annotated[
+    str | None, typer.Option(help="Latest time_start: a date (inclusive) or ISO time.")
+]
+QualityOpt = Annotated[str | None, typer.Option(help="Only this quality flag: good|warning|bad.")]
+ExcludeBadOpt = Annotated[
+    bool, typer.Option("--exclude-bad", help="Drop products flagged bad (keep unflagged ones).")
+]
+ObsIdOpt = Annotated[list[int] | None, typer.Option("--obs-id", help="Observation id (repeat).")]
+
+
+def product_query(**criteria: Any) -> ProductQuery:
+    """A ProductQuery from command-line options (a bad value is a one-line CatalogError)."""
+    from datapipe_ops.catalog.models import ProductQuery, build
+
+    if criteria.get("obs_ids") == []:
+        criteria["obs_ids"] = None
+    return build(ProductQuery, **criteria)
+
+
+def human_size(n_bytes: int) -> str:
+    """``1536`` → ``1.5 KiB``."""
+    size = float(n_bytes)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _blank(value: Any, fmt: str = "{}") -> str:
+    return "" if value is None else fmt.format(getattr(value, "value", value))
+
+
+def products_table(products: list[Product], title: str | None = None) -> Any:
+    """A rich table of products, one row each; columns empty for every product are left out."""
+    from rich.table import Table
+
+    columns: dict[str, list[str]] = {
+        "id": [str(p.id) for p in products],
+        "level": [p.level.value for p in products],
+        "kind": [_blank(p.kind) for p in products],
+        "campaign": [_blank(p.campaign) for p in products],
+        "particle": [_blank(p.particle) for p in products],
+        "obs_id": [_blank(p.obs_id) for p in products],
+        "zenith": [_blank(p.zenith_deg, "{:.1f}") for p in products],
+        "events": [_blank(p.n_events) for p in products],
+        "quality": [_blank(p.quality_flag) for p in products],
+    }
+    shown = {name: values for name, values in columns.items() if any(values)}
+    table = Table(title=title)
+    for name in shown:
+        justify = "right" if name in ("id", "obs_id", "zenith", "events") else "left"
+        table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis")
+    table.add_column("path", overflow="fold", min_width=24)
+    for i, product in enumerate(products):
+        table.add_row(*(values[i] for values in shown.values()), product.path)
+    return table
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+# Commands -------------------------------------------------------------------------------------
+
+
+@app.command("init")
+def init(catalog: CatalogURL = None) -> None:
+    """Create the catalog, or bring its schema up to date."""
+    from datapipe_ops.catalog import Catalog
+
+    with Catalog(catalog) as cat:
+        applied = cat.migrate()
+        version = cat.schema_version()
+    done = f"applied migration(s) {', '.join(map(str, applied))}" if applied else "up to date"
+    typer.echo(f"catalog {cat.where}: schema version {version} ({done})")
+
+
+@app.command("list")
+def list_products(
+    level: LevelOpt = None,
+    campaign: CampaignOpt = None,
+    kind: KindOpt = None,
+    particle: ParticleOpt = None,
+    zenith_min: ZenithMinOpt = None,
+    zenith_max: ZenithMaxOpt = None,
+    start: StartOpt = None,
+    stop: StopOpt = None,
+    quality: QualityOpt = None,
+    exclude_bad: ExcludeBadOpt = False,
+    obs_id: ObsIdOpt = None,
+    limit: Annotated[int | None, typer.Option(help="Show at most this many.")] = None,
+    catalog: CatalogURL = None,
+) -> None:
+    """List the products matching every given criterion, as a table."""
+    from datapipe_ops.catalog import Catalog
+
+    query = product_query(
+        level=level,
+        campaign=campaign,
+        kind=kind,
+        particle=particle,
+        zenith_min=zenith_min,
+        zenith_max=zenith_max,
+        start=start,
+        stop=stop,
+        quality_flag=quality,
+        exclude_bad=exclude_bad,
+        obs_ids=obs_id,
+    )
+    with Catalog(catalog) as cat:
+        products = cat.list_products(query, limit=limit)
+        total = cat.count_products(query) if limit is not None else len(products)
+    console = _console()
+    if products:
+        console.print(products_table(products))
+    shown = f"{len(products)} of {total}" if len(products) < total else str(total)
+    console.print(f"{shown} product(s)")
+
+
+@app.command("show")
+def show(
+    product: Annotated[str, typer.Argument(help="Product path or id.")],
+    catalog: CatalogURL = None,
+) -> None:
+    """Show everything the catalog knows about one product."""
+    from datapipe_ops.catalog import Catalog
+
+    with Catalog(catalog) as cat:
+        found = cat.get_product(product)
+        inputs = cat.lineage(found, depth=1).inputs
+        outputs = cat.descendants(found, depth=1).outputs
+        metrics = cat.quality_metrics(found)
+    for name, value in found.model_dump().items():
+        shown = value.isoformat() if hasattr(value, "isoformat") else _blank(value)
+        typer.echo(f"{name + ':':<18}{shown}".rstrip())
+    for title, nodes in (("inputs", inputs), ("outputs", outputs)):
+        typer.echo(f"{title}: {len(nodes)}")
+        for node in nodes:
+            typer.echo(f"  [{node.product.id}] {node.product.level.value} {node.product.path}")
+    typer.echo(f"quality metrics: {len(metrics)}")
+    for m in metrics:
+        unit = f" {m.unit}" if m.unit else ""
+        flag = f" ({m.flag.value})" if m.flag else ""
+        typer.echo(f"  {m.name} = {m.value:g}{unit}{flag}")
+
+
+def lineage_tree(node: LineageNode) -> Any:
+    """A rich tree of a lineage walk (labels are plain text, never markup)."""
+    from rich.text import Text
+    from rich.tree import Tree
+
+    def label(product: Product) -> Text:
+        extra = ", ".join(
+            x for x in (product.kind, product.particle, product.campaign) if x is not None
+        )
+        text = Text(f"{product.level.value:<5} ", style="bold")
+        text.append(product.path)
+        text.append(f"  [id {product.id}{', ' + extra if extra else ''}]", style="dim")
+        return text
+
+    def grow(tree: Tree, below: LineageNode) -> None:
+        for child in below.next_generation:
+            grow(tree.add(label(child.product)), child)
+
+    root = Tree(label(node.product))
+    grow(root, node)
+    return root
+
+
+@app.command("lineage")
+def lineage(
+    product: Annotated[str, typer.Argument(help="Product path or id.")],
+    depth: Annotated[
+        int | None, typer.Option(min=0, help="Generations to follow (default: all).")
+    ] = None,
+    descendants: Annotated[
+        bool, typer.Option("--descendants", help="Show what was made from it instead.")
+    ] = False,
+    catalog: CatalogURL = None,
+) -> None:
+    """Trace a product back to its DL0 inputs (or forward to what was made from it)."""
+    from datapipe_ops.catalog import Catalog
+
+    with Catalog(catalog) as cat:
+        walk = cat.descendants if descendants else cat.lineage
+        tree = walk(product, depth=depth)
+    _console().print(lineage_tree(tree))
+
+
+@app.command("register")
+def register(
+    path: Annotated[Path, typer.Argument(help="The product file.")],
+    level: Annotated[str, typer.Option(help="DL0, DL1, DL2, DL3, IRF, MODEL, ...")],
+    input_: Annotated[
+        list[str] | None,
+        typer.Option("--input", "-i", help="A registered input product (repeat)."),
+    ] = None,
+    kind: KindOpt = None,
+    campaign: CampaignOpt = None,
+    particle: ParticleOpt = None,
+    obs_id: Annotated[int | None, typer.Option(help="Observation id.")] = None,
+    n_events: Annotated[int | None, typer.Option(help="Number of events.")] = None,
+    zenith: Annotated[float | None, typer.Option(help="Zenith angle [deg].")] = None,
+    azimuth: Annotated[float | None, typer.Option(help="Azimuth angle [deg].")] = None,
+    time_start: Annotated[str | None, typer.Option(help="Start time (ISO, UTC).")] = None,
+    time_stop: Annotated[str | None, typer.Option(help="Stop time (ISO, UTC).")] = None,
+    config_hash: Annotated[str | None, typer.Option(help="Hash of the stage config.")] = None,
+    dag_id: Annotated[str | None, typer.Option(help="Airflow DAG id.")] = None,
+    run_id: Annotated[str | None, typer.Option(help="Airflow DAG run id.")] = None,
+    task_id: Annotated[str | None, typer.Option(help="Airflow task id.")] = None,
+    quality: QualityOpt = None,
+    catalog: CatalogURL = None,
+) -> None:
+    """Register a product file (sha256 and size computed) with its inputs."""
+    from datapipe_ops.catalog import Catalog, ProductRecord
+
+    given = {
+        "kind": kind,
+        "campaign": campaign,
+        "particle": particle,
+        "obs_id": obs_id,
+        "n_events": n_events,
+        "zenith_deg": zenith,
+        "azimuth_deg": azimuth,
+        "time_start": time_start,
+        "time_stop": time_stop,
+        "config_hash": config_hash,
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "task_id": task_id,
+        "quality_flag": quality,
+    }
+    record = ProductRecord.from_file(
+        path, level=level, **{k: v for k, v in given.items() if v is not None}
+    )
+    with Catalog(catalog) as cat:
+        product_id = cat.register_product(record, inputs=input_ or ())
+    typer.echo(f"registered {record.path} as product {product_id}")
+
+
+@app.command("campaign")
+def campaign(
+    name: Annotated[str, typer.Argument(help="Campaign name.")],
+    kind: Annotated[str, typer.Option(help="simulation, observation, training or reprocessing.")],
+    description: Annotated[str | None, typer.Option(help="What the campaign is for.")] = None,
+    catalog: CatalogURL = None,
+) -> None:
+    """Create a campaign if it does not exist yet."""
+    from datapipe_ops.catalog import Catalog
+
+    with Catalog(catalog) as cat:
+        found = cat.ensure_campaign(name, kind, description)
+    typer.echo(f"campaign {found.name} ({found.kind.value})")

@@ -1,0 +1,65 @@
+"""Several processes registering at once: no lost rows, no errors, one row per path."""
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
+import sqlalchemy as sa
+
+from datapipe_ops.catalog import MIGRATIONS, Catalog, ProductRecord
+from datapipe_ops.catalog.testing import register_many
+from datapipe_ops.cli.main import main
+
+N_PROCESSES = 4
+N_PER_PROCESS = 50
+
+
+def count(catalog, sql):
+    with catalog.engine.connect() as connection:
+        return connection.execute(sa.text(sql)).scalar()
+
+
+@pytest.mark.slow
+def test_concurrent_registration_loses_nothing(catalog_url):
+    with Catalog(catalog_url) as catalog:
+        parent = "/conc/parent.dl0.h5"
+        parent_id = catalog.register_product(ProductRecord(path=parent, level="DL0"))
+    shared = "/conc/shared.dl1.h5"
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        start = manager.Barrier(N_PROCESSES)
+        with ProcessPoolExecutor(N_PROCESSES, mp_context=context) as pool:
+            futures = [
+                pool.submit(
+                    register_many,
+                    catalog_url,
+                    [f"/conc/w{w}_{i:03d}.dl1.h5" for i in range(N_PER_PROCESS)],
+                    "DL1",
+                    [parent],
+                    shared,
+                    start,
+                )
+                for w in range(N_PROCESSES)
+            ]
+            results = [f.result(timeout=300) for f in futures]  # re-raises any worker error
+    ids = [i for result in results for i in result]
+    assert len(ids) == len(set(ids)) == N_PROCESSES * N_PER_PROCESS
+    with Catalog(catalog_url) as catalog:
+        assert count(catalog, "SELECT count(*) FROM products") == N_PROCESSES * N_PER_PROCESS + 2
+        assert count(catalog, f"SELECT count(*) FROM products WHERE path = '{shared}'") == 1
+        assert count(catalog, "SELECT count(*) FROM lineage") == N_PROCESSES * N_PER_PROCESS + 1
+        outputs = catalog.descendants(parent_id, depth=1).outputs
+        assert len(outputs) == N_PROCESSES * N_PER_PROCESS + 1
+        assert catalog.get_product(shared).n_events == N_PER_PROCESS - 1
+
+
+@pytest.mark.slow
+def test_concurrent_first_use_migrates_once(catalog_url):
+    context = multiprocessing.get_context("spawn")
+    command = ["catalog", "init", "--catalog", catalog_url]
+    with ProcessPoolExecutor(N_PROCESSES, mp_context=context) as pool:
+        exit_codes = list(pool.map(main, [command] * N_PROCESSES, timeout=300))
+    assert exit_codes == [0] * N_PROCESSES
+    with Catalog(catalog_url) as catalog:
+        assert count(catalog, "SELECT count(*) FROM schema_migrations") == len(MIGRATIONS)
+        assert catalog.schema_version() == MIGRATIONS[-1].version
