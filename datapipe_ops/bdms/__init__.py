@@ -1,0 +1,1 @@
+"""The BDMS stand-in: dataset directories with a checksummed ``MANIFEST.json``."""
