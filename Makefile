@@ -58,3 +58,18 @@ docs: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) build .pytest_cache
+
+# Airflow on this machine (deploy/airflow-local.sh): scheduler, dag-processor, triggerer and
+# api-server as separate processes with pid files under var/airflow; SQLite by default,
+# PostgreSQL with DATAPIPE_AIRFLOW_DB=postgresql+psycopg2://postgres@127.0.0.1:5432/airflow.
+up: $(STAMP)
+	@deploy/airflow-local.sh up
+
+down:
+	@deploy/airflow-local.sh down
+
+# The stage image (Containerfile) with podman, from a debootstrap'd root filesystem: no registry
+# pull. Installs podman/runc/debootstrap with apt-get when missing; skipped when up to date.
+image: $(STAMP)
+	@container/engine.sh install
+	@container/build-image.sh

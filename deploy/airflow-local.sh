@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Airflow for DataPipe on one machine: scheduler, dag-processor, triggerer and api-server as
+# separate processes with pid files (`make up` / `make down`).
+#
+#   deploy/airflow-local.sh up       migrate the metadata DB, import the pools, start the four
+#                                    components, wait for the UI, print its address and login
+#   deploy/airflow-local.sh down     stop them (scheduler first, api-server last), remove pid files
+#   deploy/airflow-local.sh status   which components run
+#   deploy/airflow-local.sh env      print the environment (source it to use the `airflow` CLI)
+#
+# Settings (environment):
+#   DATAPIPE_AIRFLOW_HOME   AIRFLOW_HOME (default var/airflow)
+#   DATAPIPE_AIRFLOW_PORT   api-server / UI port (default 8080)
+#   DATAPIPE_AIRFLOW_DB     metadata DB URL (default SQLite in AIRFLOW_HOME; e.g.
+#                           postgresql+psycopg2://postgres@127.0.0.1:5432/airflow)
+#   DATAPIPE_DATA_ROOT, DATAPIPE_CATALOG_URL, DATAPIPE_EXECUTION_BACKEND  passed to the tasks
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+VENV_BIN="${DATAPIPE_VENV_BIN:-$ROOT/.venv/bin}"
+HOME_DIR="${DATAPIPE_AIRFLOW_HOME:-$ROOT/var/airflow}"
+mkdir -p "$HOME_DIR"
+HOME_DIR="$(cd "$HOME_DIR" && pwd)"
+PORT="${DATAPIPE_AIRFLOW_PORT:-8080}"
+RUN_DIR="$HOME_DIR/run"
+LOG_DIR="$HOME_DIR/logs"
+COMPONENTS=(scheduler dag-processor triggerer api-server)
+
+export AIRFLOW_HOME="$HOME_DIR"
+export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
+export AIRFLOW__CORE__PLUGINS_FOLDER="$ROOT/plugins"
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__EXECUTOR=LocalExecutor
+# 2 cores: at most 4 task processes (the default would start 32 workers).
+export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-4}"
+export AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG="${AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG:-4}"
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$PORT/execution/"
+export AIRFLOW__CORE__AUTH_MANAGER=airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$HOME_DIR/passwords.json"
+export AIRFLOW__API__PORT="$PORT"
+export AIRFLOW__API__BASE_URL="http://127.0.0.1:$PORT"
+export AIRFLOW__API__WORKERS=1
+export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="${AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL:-30}"
+export AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK=True
+export AIRFLOW__LOGGING__BASE_LOG_FOLDER="$LOG_DIR"
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="${DATAPIPE_AIRFLOW_DB:-sqlite:///$HOME_DIR/airflow.db}"
+export DATAPIPE_DATA_ROOT="${DATAPIPE_DATA_ROOT:-$ROOT/var}"
+export MPLBACKEND=Agg
+export PATH="$VENV_BIN:$PATH"
+
+die() { echo "error: $*" >&2; exit 1; }
+pid_of() { local f="$RUN_DIR/$1.pid"; [ -f "$f" ] && cat "$f"; }
+running() { local pid; pid="$(pid_of "$1")" && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
+healthy() { curl -fsS --max-time 5 "http://127.0.0.1:$PORT/api/v2/monitor/health" >/dev/null 2>&1; }
+
+password() {
+  local file="$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+  if [ ! -s "$file" ]; then
+    (umask 077; python3 -c 'import json, secrets; print(json.dumps({"admin": secrets.token_urlsafe(12)}))' > "$file")
+  fi
+  python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["admin"])' "$file"
+}
+
+up() {
+  [ -x "$VENV_BIN/airflow" ] || die "no airflow in $VENV_BIN: run 'make env' first"
+  mkdir -p "$RUN_DIR" "$LOG_DIR"
+  if healthy && running api-server; then echo "Airflow is already up"; banner; return; fi
+  if ! running api-server && curl -s --max-time 2 "http://127.0.0.1:$PORT/" >/dev/null 2>&1; then
+    die "port $PORT is in use by another program (set DATAPIPE_AIRFLOW_PORT)"
+  fi
+  password >/dev/null
+  echo "metadata DB: $(echo "$AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" | sed 's#://[^@/]*@#://***@#')"
+  airflow db migrate >"$LOG_DIR/db-migrate.log" 2>&1 || die "airflow db migrate failed (see $LOG_DIR/db-migrate.log)"
+  airflow pools import "$ROOT/include/airflow/pools.json" >"$LOG_DIR/pools.log" 2>&1 \
+    || die "importing the pools failed (see $LOG_DIR/pools.log)"
+  for component in "${COMPONENTS[@]}"; do
+    if running "$component"; then continue; fi
+    # setsid: each component leads its own process group, so `down` stops its children too.
+    setsid "$VENV_BIN/airflow" "$component" >"$LOG_DIR/$component.log" 2>&1 < /dev/null &
+    echo $! > "$RUN_DIR/$component.pid"
+    echo "started $component (pid $!)"
+  done
+  for _ in $(seq 1 180); do
+    healthy && break
+    for component in "${COMPONENTS[@]}"; do
+      running "$component" || die "$component exited (see $LOG_DIR/$component.log)"
+    done
+    sleep 1
+  done
+  healthy || die "the api-server did not answer on port $PORT within 180 s (see $LOG_DIR/api-server.log)"
+  banner
+}
+
+banner() {
+  echo
+  echo "Airflow UI:  http://127.0.0.1:$PORT"
+  echo "login:       admin / $(password)"
+  echo "DAGs:        $ROOT/dags (paused at creation: unpause them in the UI)"
+  echo "logs:        $LOG_DIR"
+  echo "stop with:   make down"
+}
+
+stop_component() {
+  local component="$1" pid
+  pid="$(pid_of "$component")" || return 0
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "$component (pid $pid) did not stop in 30 s: killing it"
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    fi
+    echo "stopped $component (pid $pid)"
+  fi
+  rm -f "$RUN_DIR/$component.pid"
+}
+
+down() {
+  # Scheduler first (no new task processes), the api-server (execution API) last.
+  for component in scheduler triggerer dag-processor api-server; do stop_component "$component"; done
+}
+
+status() {
+  local rc=0
+  for component in "${COMPONENTS[@]}"; do
+    if running "$component"; then echo "$component: running (pid $(pid_of "$component"))"
+    else echo "$component: stopped"; rc=1; fi
+  done
+  healthy && echo "UI: http://127.0.0.1:$PORT" || echo "UI: not answering"
+  return $rc
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  env) env | grep -E '^(AIRFLOW_HOME|AIRFLOW__|DATAPIPE_)=' | while IFS='=' read -r k v; do printf 'export %s=%q\n' "$k" "$v"; done ;;
+  *) die "usage: $0 up|down|status|env" ;;
+esac
