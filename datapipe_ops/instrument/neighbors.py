@@ -91,8 +91,9 @@ def neighbor_csr(
         ``"hexagon"`` or ``"square"``: selects ctapipe's rule for that pixel shape.
     """
     k, l1_norm, radius = NEIGHBOR_RULES[pix_type]
-    x = np.ascontiguousarray(pix_x, dtype=np.float64)
-    y = np.ascontiguousarray(pix_y, dtype=np.float64)
+    # fresh writable copies: one compiled specialisation whatever the caller passes
+    x = np.array(pix_x, dtype=np.float64, order="C", copy=True)
+    y = np.array(pix_y, dtype=np.float64, order="C", copy=True)
     if x.shape[0] < 2:
         return np.zeros(x.shape[0] + 1, dtype=np.int32), np.empty(0, dtype=np.int32)
     return _neighbor_csr(x, y, k, l1_norm, radius)
