@@ -8,8 +8,13 @@
 #  3. `podman import` of that tree as the base image, then `podman build` of ./Containerfile on
 #     top: the project's runtime dependencies pinned from uv.lock (pip, PyPI) + datapipe_ops.
 #
+# The image is labelled with a hash of what goes into it (Containerfile, datapipe_ops, include,
+# pyproject.toml, uv.lock); when an image with the same hash exists the build is skipped, so
+# `make image` is cheap when nothing changed.
+#
 # Environment: DATAPIPE_IMAGE (tag, default localhost/datapipe-stage:<version>), PYTHON (the 3.12
-# interpreter whose prefix is copied), DEBIAN_MIRROR, REBUILD_BASE=1 to redo steps 1-2.
+# interpreter whose prefix is copied), DEBIAN_MIRROR, REBUILD_BASE=1 to redo steps 1-2,
+# FORCE=1 to rebuild even if the image is up to date.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -26,10 +31,18 @@ BASE_IMAGE="localhost/datapipe-base:$SUITE-py3.12"
 LIBS=ca-certificates,libssl3,libffi8,zlib1g,libbz2-1.0,liblzma5,libsqlite3-0,libreadline8,libncursesw6,libuuid1,libgdbm6,libgomp1,libstdc++6
 
 die() { echo "error: $*" >&2; exit 1; }
+command -v podman >/dev/null || die "podman is not installed: run 'container/engine.sh install'"
+
+SOURCE_HASH="$(find Containerfile pyproject.toml uv.lock datapipe_ops include -type f \
+  ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum \
+  | sha256sum | cut -c1-16)"
+if [ "${FORCE:-0}" != 1 ] && [ "${REBUILD_BASE:-0}" != 1 ] && podman image exists "$IMAGE" \
+  && [ "$(podman image inspect --format '{{ index .Labels "org.ctao.datapipe.source-hash" }}' "$IMAGE")" = "$SOURCE_HASH" ]; then
+  echo "$IMAGE is up to date (source hash $SOURCE_HASH)"
+  exit 0
+fi
 [ "$(id -u)" -eq 0 ] || die "building the base root filesystem needs root (debootstrap, chroot)"
-for cmd in podman debootstrap; do
-  command -v "$cmd" >/dev/null || die "$cmd is not installed: run 'container/engine.sh install'"
-done
+command -v debootstrap >/dev/null || die "debootstrap is not installed: run 'container/engine.sh install'"
 PYTHON="${PYTHON:-$(.ci/find-python312 || true)}"
 [ -n "$PYTHON" ] || die "no Python 3.12 interpreter found (set PYTHON=/path/to/python3.12)"
 PREFIX="$("$PYTHON" -c 'import sys; print(sys.base_prefix)')"
@@ -78,7 +91,12 @@ tar --exclude='__pycache__' -cf - datapipe_ops include | tar -C "$ctx" -xf -
 CA_BUNDLE="${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}"
 secret=()
 [ -s "$CA_BUNDLE" ] && secret=(--secret "id=pip_ca,src=$CA_BUNDLE")
+previous="$(podman image inspect --format '{{ .Id }}' "$IMAGE" 2>/dev/null || true)"
 echo "podman build $IMAGE"
 podman build --pull=never --network=host --build-arg "BASE_IMAGE=$BASE_IMAGE" "${secret[@]}" \
-  --label "org.opencontainers.image.version=$VERSION" -t "$IMAGE" -f Containerfile "$ctx"
+  --label "org.opencontainers.image.version=$VERSION" \
+  --label "org.ctao.datapipe.source-hash=$SOURCE_HASH" -t "$IMAGE" -f Containerfile "$ctx"
+# The image this build replaced is now untagged: remove it (kept if a container still uses it).
+current="$(podman image inspect --format '{{ .Id }}' "$IMAGE")"
+if [ -n "$previous" ] && [ "$previous" != "$current" ]; then podman rmi "$previous" >/dev/null 2>&1 || true; fi
 echo "built $IMAGE"

@@ -22,9 +22,8 @@ from typing import Any, ClassVar
 
 from airflow.sdk import BaseHook
 
+from datapipe_ops.bdms.manifest import MANIFEST_NAME
 from datapipe_ops.checksum import sha256_file
-
-MANIFEST_NAME = "MANIFEST.json"
 
 
 @dataclass(frozen=True)
@@ -137,7 +136,6 @@ class FilesystemBDMS(BDMSBackend):
     def _manifest(self, dataset: str) -> tuple[dict[str, Any] | None, str | None]:
         """The manifest as a dict, or ``(None, problem)``."""
         from datapipe_ops.bdms.manifest import read_manifest
-
         from datapipe_ops.errors import DataPipeError
 
         directory = Path(self.locate(dataset))
@@ -147,8 +145,7 @@ class FilesystemBDMS(BDMSBackend):
             manifest = read_manifest(directory)
         except DataPipeError as exc:
             return None, str(exc)
-        data = manifest.model_dump() if hasattr(manifest, "model_dump") else dict(manifest)
-        return data, None
+        return manifest.model_dump(mode="json"), None
 
     def _file_records(self, dataset: str, manifest: dict[str, Any]) -> list[DatasetFile]:
         directory = Path(self.locate(dataset))

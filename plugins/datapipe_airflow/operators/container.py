@@ -1,17 +1,16 @@
 """The ``container`` backend: the stage image through a Docker-API engine on this machine.
 
 On these machines the engine is Debian's podman serving the Docker API
-(``container/engine.sh start``); any Docker-compatible engine works. The data directory of the
-worker is bind-mounted at the image's ``/data`` so that the paths a DAG computes under
-``DATAPIPE_DATA_ROOT`` are rewritten to the same files inside the container.
+(``container/engine.sh start``); any Docker-compatible engine works. The worker's data root is
+bind-mounted at the *same path* inside the container, so the paths a DAG computes, the paths a
+stage writes in provenance and the paths the catalog records are the same inside and outside.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,18 +35,6 @@ def host_data_dir(settings: StageSettings) -> Path:
     return Path(settings.container.data_dir) if settings.container.data_dir else data_root()
 
 
-def to_container_path(argument: str, host_root: str, container_root: str) -> str:
-    """Rewrite a host path under ``host_root`` (alone or after ``--option=``) to the mount."""
-    host_root = host_root.rstrip("/")
-    if argument.startswith("--"):
-        prefix, sep, value = argument.partition("=")
-    else:
-        prefix, sep, value = "", "", argument
-    if value == host_root or value.startswith(host_root + "/"):
-        value = container_root.rstrip("/") + value[len(host_root) :]
-    return f"{prefix}{sep}{value}"
-
-
 class DataPipeContainerOperator(DockerOperator):
     """Run ``datapipe <command...>`` in the stage image with the worker's data root mounted.
 
@@ -58,7 +45,9 @@ class DataPipeContainerOperator(DockerOperator):
     ulimits, and is removed after success (kept for inspection after a failure).
     """
 
-    template_fields: Sequence[str] = (*DockerOperator.template_fields, *STAGE_TEMPLATE_FIELDS)
+    template_fields: Sequence[str] = tuple(
+        dict.fromkeys((*DockerOperator.template_fields, *STAGE_TEMPLATE_FIELDS))
+    )
     ui_color = "#d9f2e6"
 
     def __init__(
@@ -73,12 +62,11 @@ class DataPipeContainerOperator(DockerOperator):
     ) -> None:
         settings = settings or load_stage_settings()
         self.host_root = str(host_data_dir(settings))
-        self.container_root = settings.data_mount_path
         super().__init__(
             image=settings.image,
             command=None,
             docker_url=settings.container.docker_url or default_docker_url(),
-            mounts=[Mount(target=self.container_root, source=self.host_root, type="bind")],
+            mounts=[Mount(target=self.host_root, source=self.host_root, type="bind")],
             network_mode=settings.container.network_mode or None,
             mount_tmp_dir=False,
             auto_remove="success",
@@ -89,7 +77,7 @@ class DataPipeContainerOperator(DockerOperator):
             labels={"org.ctao.datapipe.stage": kind},
             **kwargs,
         )
-        # Our fields, templated by Airflow; translated to DockerOperator's at execute time.
+        # Our fields, templated by Airflow; ``env`` becomes DockerOperator's ``environment``.
         self.command = list(command) if not isinstance(command, str) else command
         self.outputs = list(outputs) if not isinstance(outputs, str) else outputs
         self.env = dict(env or {})
@@ -97,17 +85,12 @@ class DataPipeContainerOperator(DockerOperator):
 
     def execute(self, context: Any) -> list[str]:
         """Run the container; fail with the stage's ``datapipe: error:`` line."""
-        stage_command = [str(part) for part in self.command]
-        inside = functools.partial(
-            to_container_path, host_root=self.host_root, container_root=self.container_root
-        )
-        # DockerOperator runs its ``command`` field; the image's entrypoint is ``datapipe``.
-        self.command = [inside(argument) for argument in stage_command]
-        self.environment = {k: inside(str(v)) for k, v in self.env.items()}
-        self.environment["DATAPIPE_DATA_ROOT"] = self.container_root
+        self.command = [str(part) for part in self.command]
+        self.environment = {k: str(v) for k, v in self.env.items()}
+        self.environment["DATAPIPE_DATA_ROOT"] = self.host_root
         catalog = os.environ.get("DATAPIPE_CATALOG_URL")
         if catalog:
-            self.environment["DATAPIPE_CATALOG_URL"] = container_catalog_url(catalog, inside)
+            self.environment["DATAPIPE_CATALOG_URL"] = catalog
         if self.network_mode is None:
             # The container needs the network only to reach a catalog server.
             self.network_mode = "host" if catalog and not catalog.startswith("sqlite") else "none"
@@ -118,15 +101,9 @@ class DataPipeContainerOperator(DockerOperator):
             super().execute(context)
         except DockerContainerFailedException as exc:
             lines = [str(line) for line in (exc.logs or [])]
-            raise_for_exit(stage_command, _exit_code(str(exc)), lines)
+            raise_for_exit(self.command, _exit_code(str(exc)), lines)
             raise
         return check_outputs(self.outputs)
-
-
-def container_catalog_url(url: str, inside: Callable[[str], str]) -> str:
-    """The catalog URL as the container sees it (a SQLite file moves under the mount)."""
-    prefix = "sqlite:///"
-    return prefix + inside(url.removeprefix(prefix)) if url.startswith(prefix) else url
 
 
 def _exit_code(message: str) -> int:

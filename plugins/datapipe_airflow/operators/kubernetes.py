@@ -89,10 +89,8 @@ class DataPipePodOperator(KubernetesPodOperator):
     same mount path).
     """
 
-    template_fields: Sequence[str] = (
-        *KubernetesPodOperator.template_fields,
-        *STAGE_TEMPLATE_FIELDS,
-        "campaign",
+    template_fields: Sequence[str] = tuple(
+        dict.fromkeys((*KubernetesPodOperator.template_fields, *STAGE_TEMPLATE_FIELDS, "campaign"))
     )
     ui_color = "#fde9c9"
 
