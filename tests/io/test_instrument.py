@@ -1,0 +1,41 @@
+"""The subarray description round-trips through a product."""
+
+import h5py
+import pytest
+
+from datapipe_ops.errors import InputFileError
+from datapipe_ops.instrument import load_subarray
+from datapipe_ops.io import ProductWriter, open_product
+from datapipe_ops.io.instrument import read_subarray
+
+
+@pytest.mark.parametrize("name", ["demo", "alpha_south"])
+def test_subarray_round_trip(tmp_path, name):
+    subarray = load_subarray(name)
+    path = tmp_path / "p.h5"
+    with ProductWriter(path, "DL0", stage="test") as writer:
+        writer.write_subarray(subarray)
+    with open_product(path) as h5file:
+        back = read_subarray(h5file)
+    assert back == subarray
+    assert back.site == subarray.site
+
+
+def test_missing_instrument_names_the_file(tmp_path):
+    path = tmp_path / "p.h5"
+    with ProductWriter(path, "DL0", stage="test"):
+        pass
+    with open_product(path) as h5file, pytest.raises(InputFileError) as info:
+        read_subarray(h5file)
+    assert str(path) in str(info.value)
+
+
+def test_damaged_instrument_names_the_file_and_table(tmp_path):
+    path = tmp_path / "p.h5"
+    with ProductWriter(path, "DL0", stage="test") as writer:
+        writer.write_subarray(load_subarray("demo"))
+    with h5py.File(path, "r+") as h5file:
+        del h5file["/configuration/instrument/subarray/layout"]
+    with open_product(path) as h5file, pytest.raises(InputFileError, match="layout") as info:
+        read_subarray(h5file)
+    assert str(path) in str(info.value)
