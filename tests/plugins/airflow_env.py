@@ -106,6 +106,18 @@ def load_dag(path: Path, dag_id: str):
     )
 
 
+@pytest.fixture(autouse=True)
+def _no_leaked_task_context():
+    """The in-process task runner of ``dag.test()`` exports ``AIRFLOW_CTX_*`` into
+    ``os.environ``; remove them after each test so that later tests (the catalog reads them)
+    do not believe they run inside an Airflow task."""
+    before = {k: v for k, v in os.environ.items() if k.startswith("AIRFLOW_CTX_")}
+    yield
+    for key in [k for k in os.environ if k.startswith("AIRFLOW_CTX_")]:
+        del os.environ[key]
+    os.environ.update(before)
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """The test AIRFLOW_HOME with its metadata database created (once per session)."""
