@@ -1,0 +1,107 @@
+"""The container backend runs a real stage in the real stage image (podman's Docker API).
+
+The image is built by ``container/build-image.sh`` (what ``make image`` runs), which does
+nothing when an image with the same source hash exists: the first run on a machine builds it
+(a few minutes: debootstrap, pip), later runs reuse it, and a change to ``datapipe_ops`` costs a
+~30 s rebuild of the top layers. The test is skipped only when no container engine can start
+(no podman and no ``DOCKER_HOST``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import textwrap
+
+import pytest
+from airflow_env import ROOT, load_dag, write_test_dag
+
+from datapipe_ops.catalog import Catalog
+
+pytestmark = [pytest.mark.container, pytest.mark.slow]
+
+ENGINE = ROOT / "container" / "engine.sh"
+BUILD = ROOT / "container" / "build-image.sh"
+
+
+@pytest.fixture(scope="module")
+def docker_url():
+    """A Docker-API endpoint: $DOCKER_HOST, else podman system service (started if needed)."""
+    if os.environ.get("DOCKER_HOST"):
+        yield os.environ["DOCKER_HOST"]
+        return
+    if shutil.which("podman") is None:
+        pytest.skip("no container engine: podman is not installed (container/engine.sh install)")
+    was_running = subprocess.run([ENGINE, "status"], capture_output=True).returncode == 0
+    started = subprocess.run([ENGINE, "start"], capture_output=True, text=True, timeout=120)
+    if started.returncode != 0:
+        pytest.skip(f"no container engine can start here: {started.stderr.strip()[-500:]}")
+    yield started.stdout.strip().splitlines()[-1]
+    if not was_running:
+        subprocess.run([ENGINE, "stop"], capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def stage_image(docker_url):
+    """The stage image of the current sources (built once, reused while the sources match)."""
+    built = subprocess.run([BUILD], capture_output=True, text=True, timeout=3600)
+    assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-3000:]
+    return built.stdout.strip().splitlines()[-1]
+
+
+CONTAINER_DAG = """
+import pendulum
+from airflow.sdk import DAG
+from datapipe_airflow.stage import stage_task
+
+with DAG(
+    "container_stage", schedule=None, start_date=pendulum.datetime(2026, 1, 1),
+    params={{"campaign": "container-test"}},
+) as dag:
+    stage_task(
+        "register_dl0",
+        ["catalog", "register", "{product}", "--level", "DL0", "--n-events", "12"],
+        outputs=["{catalog}"],
+        retries=0,
+    )
+    stage_task(
+        "register_missing",
+        ["catalog", "register", "{missing}", "--level", "DL0"],
+        retries=0,
+    )
+"""
+
+
+def test_a_real_stage_runs_in_the_stage_image(
+    airflow_db, stage_image, docker_url, tmp_path, monkeypatch
+):
+    data = tmp_path / "data"
+    data.mkdir()
+    # The worker runs as root here: the container runs as the image's uid 10001, group 0.
+    data.chmod(0o2775)
+    product = data / "run001.dl0.h5"
+    product.write_bytes(b"not really HDF5, the catalog only hashes it" * 10)
+    catalog_url = f"sqlite:///{data / 'catalog.sqlite'}"
+    monkeypatch.setenv("DATAPIPE_DATA_ROOT", str(data))
+    monkeypatch.setenv("DATAPIPE_CATALOG_URL", catalog_url)
+    monkeypatch.setenv("DATAPIPE_EXECUTION_BACKEND", "container")
+    monkeypatch.setenv("DOCKER_HOST", docker_url)
+    source = textwrap.dedent(CONTAINER_DAG).format(
+        product=product, catalog=data / "catalog.sqlite", missing=data / "missing.h5"
+    )
+    dag = load_dag(write_test_dag("container_stage", source), "container_stage")
+    assert type(dag.task_dict["register_dl0"]).__name__ == "DataPipeContainerOperator"
+
+    run = dag.test()
+
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states == {"register_dl0": "success", "register_missing": "failed"}
+    with Catalog(catalog_url) as catalog:
+        registered = catalog.get_product(product)
+    # written by the container (uid 10001) on the bind-mounted data root, at the same path
+    assert (data / "catalog.sqlite").stat().st_uid == 10001
+    assert registered.n_events == 12
+    assert registered.dag_id == "container_stage"
+    assert registered.task_id == "register_dl0"
+    assert registered.run_id == run.run_id
