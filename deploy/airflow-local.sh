@@ -10,7 +10,8 @@
 #
 # Settings (environment):
 #   DATAPIPE_AIRFLOW_HOME   AIRFLOW_HOME (default var/airflow)
-#   DATAPIPE_AIRFLOW_PORT   api-server / UI port (default 8080)
+#   DATAPIPE_AIRFLOW_PORT   api-server / UI port (default 8080; the log servers and the scheduler
+#                           health check use the next three ports)
 #   DATAPIPE_AIRFLOW_DB     metadata DB URL (default SQLite in AIRFLOW_HOME; e.g.
 #                           postgresql+psycopg2://postgres@127.0.0.1:5432/airflow)
 #   DATAPIPE_DATA_ROOT, DATAPIPE_CATALOG_URL, DATAPIPE_EXECUTION_BACKEND  passed to the tasks
@@ -39,6 +40,11 @@ export AIRFLOW__CORE__AUTH_MANAGER=airflow.api_fastapi.auth.managers.simple.simp
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$HOME_DIR/passwords.json"
 export AIRFLOW__API__PORT="$PORT"
+export AIRFLOW__API__HOST="${AIRFLOW__API__HOST:-127.0.0.1}"
+# The side servers get ports next to the UI's, so that two instances (e.g. a test's) can coexist.
+export AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="$((PORT + 1))"
+export AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT="$((PORT + 2))"
+export AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT="$((PORT + 3))"
 export AIRFLOW__API__BASE_URL="http://127.0.0.1:$PORT"
 export AIRFLOW__API__WORKERS=1
 export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="${AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL:-30}"

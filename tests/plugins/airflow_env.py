@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -103,6 +104,49 @@ def load_dag(path: Path, dag_id: str):
     spec.loader.exec_module(module)
     return getattr(module, "dag", None) or next(
         v for v in vars(module).values() if getattr(v, "dag_id", None) == dag_id
+    )
+
+
+# --- Kubernetes pods, rendered as the provider builds them ----------------------------------
+
+RUN_ID = "scheduled__2026-11-24T12:00:00+00:00"
+
+
+def fake_context(task_id: str, map_index: int = -1) -> dict:
+    """What the pod and its templates read from a task's context."""
+    ti = SimpleNamespace(
+        dag_id="observation_processing", task_id=task_id, map_index=map_index, try_number=1
+    )
+    return {
+        "ti": ti,
+        "task_instance": ti,
+        "run_id": RUN_ID,
+        "dag": SimpleNamespace(dag_id="observation_processing", parent_dag=None),
+        "params": {"campaign": "nightly-2026"},
+        "ds": "2026-11-24",
+    }
+
+
+def render_pod(op, map_index: int = -1) -> dict:
+    """Render a DataPipePodOperator's templates and build its pod as a plain manifest."""
+    from kubernetes.client import ApiClient
+
+    context = fake_context(op.task_id, map_index)
+    op.render_template_fields(context)
+    pod = op.build_pod_request_obj(context, dry_run=True)
+    return ApiClient().sanitize_for_serialization(pod)
+
+
+def kubernetes_validate(manifests: list[dict], directory: Path) -> subprocess.CompletedProcess:
+    """``kubernetes-validate --strict`` of the manifests (bundled schemas, no cluster)."""
+    paths = []
+    for i, manifest in enumerate(manifests):
+        path = directory / f"pod-{i:02d}.json"
+        path.write_text(json.dumps(manifest))
+        paths.append(str(path))
+    tool = Path(sys.executable).with_name("kubernetes-validate")
+    return subprocess.run(
+        [str(tool), "--strict", "--quiet", *paths], capture_output=True, text=True, timeout=300
     )
 
 

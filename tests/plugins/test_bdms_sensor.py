@@ -97,6 +97,30 @@ def test_verified_checksums_are_not_recomputed(tmp_path, monkeypatch):
     assert calls == []
 
 
+def test_a_night_is_a_container_of_block_datasets(tmp_path):
+    night = tmp_path / "observation" / "2026-11-24"
+    for block in ("block1", "block2"):
+        (night / block).mkdir(parents=True)
+    deliver(night / "block1", ["obs1.dl0.h5"], expected=1, kind="observation")
+    deliver(night / "block2", ["obs2.dl0.h5"], expected=2, kind="observation")
+    bdms = FilesystemBDMS(tmp_path)
+    assert bdms.members("observation/2026-11-24") == ["block1", "block2"]
+    status = bdms.status("observation/2026-11-24")
+    assert status.exists and not status.complete
+    assert "2 of 3 file(s), manifest not complete" in status.describe()
+    deliver(night / "block2", ["obs2b.dl0.h5"])
+    status = bdms.status("observation/2026-11-24")
+    assert status.ready and status.kind == "observation"
+    assert [f.name for f in status.files] == [
+        "block1/obs1.dl0.h5",
+        "block2/obs2.dl0.h5",
+        "block2/obs2b.dl0.h5",
+    ]
+    assert status.files[1].path == str(night / "block2" / "obs2.dl0.h5")
+    (night / "block1" / "obs1.dl0.h5").write_bytes(b"x")
+    assert "block1: obs1.dl0.h5: size 1 B" in bdms.status("observation/2026-11-24").describe()
+
+
 def test_hook_backend_round_trips_through_its_spec(tmp_path, monkeypatch):
     monkeypatch.setenv("DATAPIPE_DATA_ROOT", str(tmp_path))
     monkeypatch.delenv("DATAPIPE_BDMS_ROOT", raising=False)

@@ -4,55 +4,15 @@ Pod (kubernetes-validate --strict, bundled schemas) that runs locked down with i
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
+from airflow_env import RUN_ID, kubernetes_validate, render_pod
 from datapipe_airflow.operators.kubernetes import DataPipePodOperator
 from datapipe_airflow.stage import stage_task
 from datapipe_airflow.stage_config import load_stage_settings
-from kubernetes.client import ApiClient
 
 SETTINGS = load_stage_settings()
 KINDS = sorted(SETTINGS.kinds)
-RUN_ID = "scheduled__2026-11-24T12:00:00+00:00"
-
-
-def fake_context(task_id: str, map_index: int = -1) -> dict:
-    """What the pod and its templates read from a task's context."""
-    ti = SimpleNamespace(
-        dag_id="observation_processing", task_id=task_id, map_index=map_index, try_number=1
-    )
-    return {
-        "ti": ti,
-        "task_instance": ti,
-        "run_id": RUN_ID,
-        "dag": SimpleNamespace(dag_id="observation_processing", parent_dag=None),
-        "params": {"campaign": "nightly-2026"},
-        "ds": "2026-11-24",
-    }
-
-
-def render_pod(op: DataPipePodOperator, map_index: int = -1) -> dict:
-    """Render the operator's templates and build its pod as a plain Kubernetes manifest."""
-    context = fake_context(op.task_id, map_index)
-    op.render_template_fields(context)
-    pod = op.build_pod_request_obj(context, dry_run=True)
-    return ApiClient().sanitize_for_serialization(pod)
-
-
-def kubernetes_validate(manifests: list[dict], directory: Path) -> subprocess.CompletedProcess:
-    paths = []
-    for i, manifest in enumerate(manifests):
-        path = directory / f"pod-{i:02d}.json"
-        path.write_text(json.dumps(manifest))
-        paths.append(str(path))
-    tool = Path(sys.executable).with_name("kubernetes-validate")
-    return subprocess.run(
-        [str(tool), "--strict", "--quiet", *paths], capture_output=True, text=True, timeout=300
-    )
 
 
 @pytest.fixture(scope="module")

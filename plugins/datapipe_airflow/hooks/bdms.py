@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import abc
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -112,9 +112,12 @@ class BDMSBackend(abc.ABC):
 class FilesystemBDMS(BDMSBackend):
     """The embedded BDMS: datasets are directories with a ``MANIFEST.json`` under ``root``.
 
-    A dataset name is a path relative to ``root`` (or an absolute directory). Checksums of files
-    already verified are cached by (path, size, mtime), so a sensor polling a large dataset
-    hashes each file once.
+    A dataset name is a path relative to ``root`` (or an absolute directory). A directory without
+    a manifest whose subdirectories are datasets is a **container** (as in Rucio): a night's
+    observation blocks, one dataset each. A container is complete when it has at least one
+    member and every member is complete; its files are its members' files, named
+    ``<member>/<file>``. Checksums of files already verified are cached by (path, size, mtime),
+    so a sensor polling a large dataset hashes each file once.
     """
 
     name = "filesystem"
@@ -182,8 +185,42 @@ class FilesystemBDMS(BDMSBackend):
         self._verified[key] = digest
         return None
 
+    def members(self, dataset: str) -> list[str]:
+        """The member datasets of a container (empty for a plain dataset or nothing)."""
+        directory = Path(self.locate(dataset))
+        if (directory / MANIFEST_NAME).exists() or not directory.is_dir():
+            return []
+        return sorted(
+            child.name
+            for child in directory.iterdir()
+            if child.is_dir() and (child / MANIFEST_NAME).exists()
+        )
+
+    def _container_status(
+        self, dataset: str, members: list[str], verify_checksums: bool
+    ) -> DatasetStatus:
+        statuses = [self.status(f"{dataset}/{m}", verify_checksums) for m in members]
+        pairs = list(zip(members, statuses, strict=True))
+        files = [replace(f, name=f"{m}/{f.name}") for m, st in pairs for f in st.files]
+        problems = [f"{m}: {p}" for m, st in pairs for p in st.problems]
+        expected = [st.n_files_expected for st in statuses]
+        kinds = {st.kind for st in statuses}
+        return DatasetStatus(
+            dataset=dataset,
+            location=self.locate(dataset),
+            exists=True,
+            complete=all(st.complete for st in statuses),
+            files=tuple(files),
+            n_files_expected=None if None in expected else sum(expected),
+            problems=tuple(problems),
+            kind=kinds.pop() if len(kinds) == 1 else None,
+        )
+
     def status(self, dataset: str, verify_checksums: bool = True) -> DatasetStatus:
         location = self.locate(dataset)
+        members = self.members(dataset)
+        if members:
+            return self._container_status(dataset, members, verify_checksums)
         manifest, problem = self._manifest(dataset)
         if manifest is None:
             exists = Path(location).is_dir() and problem is not None
@@ -207,6 +244,9 @@ class FilesystemBDMS(BDMSBackend):
         )
 
     def files(self, dataset: str) -> list[DatasetFile]:
+        members = self.members(dataset)
+        if members:
+            return list(self._container_status(dataset, members, False).files)
         manifest, _ = self._manifest(dataset)
         return [] if manifest is None else self._file_records(dataset, manifest)
 

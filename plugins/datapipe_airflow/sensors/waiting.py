@@ -16,13 +16,29 @@ DEFERRAL_GRACE = timedelta(minutes=10)
 
 
 class DeferrableWaitSensor(BaseSensorOperator):
-    """Base of the DataPipe sensors: subclasses give :meth:`make_trigger` and :meth:`what`."""
+    """Base of the DataPipe sensors: subclasses give :meth:`make_trigger` and :meth:`what`.
+
+    ``timeout_hours_param`` names a DAG param (e.g. ``wait_timeout_hours``) that, when the run
+    has it, replaces ``timeout``: operators choose the wait in the trigger form.
+    """
 
     def __init__(
-        self, *, poke_interval: float = 30.0, deferrable: bool = True, **kwargs: Any
+        self,
+        *,
+        poke_interval: float = 30.0,
+        deferrable: bool = True,
+        timeout_hours_param: str | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, **kwargs)
         self.deferrable = deferrable
+        self.timeout_hours_param = timeout_hours_param
+
+    def _apply_timeout_param(self, context: Any) -> None:
+        params = (context.get("params") or {}) if hasattr(context, "get") else {}
+        hours = params.get(self.timeout_hours_param) if self.timeout_hours_param else None
+        if hours not in (None, ""):
+            self.timeout = float(hours) * 3600.0
 
     def make_trigger(self, context: Any, deadline: str) -> PollingTrigger:
         """The trigger that waits (also used, synchronously, for the first check)."""
@@ -44,6 +60,7 @@ class DeferrableWaitSensor(BaseSensorOperator):
 
     def execute(self, context: Any) -> Any:
         """Return at once if satisfied, else wait in the triggerer (or poke, not deferrable)."""
+        self._apply_timeout_param(context)
         if not self.deferrable:
             super().execute(context)
             return self.result(getattr(self, "_result", {}))

@@ -1,0 +1,223 @@
+"""Nightly observation processing: the night's DL0 in BDMS + CalibPipe coefficients → DL1."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+from datapipe_airflow.campaigns import (
+    calibration_need,
+    dl0_to_dl1_step,
+    register_dl0_step,
+    register_dl1_step,
+)
+from datapipe_airflow.sensors.bdms import BDMSDataArrivalSensor
+from datapipe_airflow.sensors.calibpipe import CalibPipeCoefficientsSensor
+from datapipe_airflow.stage import stage_task
+
+DOC = """
+### Nightly observation processing
+
+Runs every day at 12:00 UTC for the night that just ended (the run's data interval is noon to
+noon; its start date is the night, `YYYY-MM-DD` of the evening):
+
+1. **locate_night** — the night and its BDMS dataset `<bdms_prefix>/<night>` (one dataset per
+   observation block inside it);
+2. **wait_for_dl0** — deferrable: every block's manifest complete, every sha256 matching;
+3. **plan** — the versioned output location `products/<campaign>/<version>/<night>/dl1/`;
+4. **wait_for_coefficients** — one deferrable sensor per block: CalibPipe coefficients whose
+   validity covers the block, for each of its telescopes, registered in the catalog;
+5. **register_dl0 → dl0_to_dl1 → register_dl1** — one mapped task per block, DL1 registered with
+   its DL0 input, the DAG run and task ids;
+6. **report** — where the products are.
+
+**Reprocessing** is a backfill over a date range with a new `version` or `dl1_config` in the run
+conf, e.g. `airflow backfill create --dag-id observation_processing --from-date 2026-11-20
+--to-date 2026-11-23 --dag-run-conf '{"version": "reproc-2026a", "campaign": "reproc-2026a"}'`:
+each night lands in the new version directory; a version directory made with another config or
+software version is refused, so earlier products are never overwritten.
+
+Later issues extend it to DL2, DL3 with marginalised or tailored IRFs, quality metrics, delivery.
+"""
+
+PARAMS = {
+    "campaign": Param(
+        "nightly",
+        type="string",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        title="Campaign",
+        description="Catalog campaign of the products; also the products directory.",
+    ),
+    "night": Param(
+        "",
+        type="string",
+        pattern=r"^(\d{4}-\d{2}-\d{2})?$",
+        title="Night",
+        description="YYYY-MM-DD (evening date). Empty: the night of the run's data interval.",
+    ),
+    "bdms_prefix": Param(
+        "observation",
+        type="string",
+        minLength=1,
+        title="BDMS prefix",
+        description="The night's dataset is <bdms_prefix>/<night> in BDMS.",
+    ),
+    "version": Param(
+        "",
+        type="string",
+        pattern=r"^([A-Za-z0-9][A-Za-z0-9._-]*)?$",
+        title="Processing version",
+        description=(
+            "Output version directory. Empty: <software version>-<config digest>; a backfill "
+            "with a new version or config writes a new location and never overwrites."
+        ),
+    ),
+    "dl1_config": Param(
+        "",
+        type="string",
+        title="DL0→DL1 config",
+        description="YAML config of datapipe dl0-to-dl1 (empty: the stage's defaults).",
+    ),
+    "wait_timeout_hours": Param(
+        12.0,
+        type="number",
+        minimum=0,
+        title="Wait for data (hours)",
+        description="How long to wait for the night's DL0 and for its coefficients.",
+    ),
+}
+
+DEFAULT_ARGS = {
+    "owner": "datapipe-operations",
+    "retries": 2,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=30),
+}
+
+
+@dag(
+    dag_id="observation_processing",
+    description="Nightly: the night's DL0 + CalibPipe coefficients → DL1, versioned, registered",
+    schedule=CronDataIntervalTimetable("0 12 * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, 12, tz="UTC"),
+    catchup=False,
+    max_active_runs=2,
+    max_active_tasks=8,
+    default_args=DEFAULT_ARGS,
+    params=PARAMS,
+    tags=["datapipe", "observation", "nightly", "DL0", "DL1"],
+    doc_md=DOC,
+    dagrun_timeout=timedelta(days=2),
+)
+def observation_processing():
+    @task(multiple_outputs=True)
+    def locate_night(params: dict | None = None, data_interval_start=None) -> dict:
+        """The night this run processes and its BDMS dataset."""
+        from datapipe_airflow import campaigns
+
+        night = campaigns.night_of(data_interval_start, params["night"])
+        return {"night": night, "dataset": f"{params['bdms_prefix'].rstrip('/')}/{night}"}
+
+    night = locate_night()
+    wait_dl0 = BDMSDataArrivalSensor(
+        task_id="wait_for_dl0",
+        dataset=night["dataset"],
+        poke_interval=60,
+        timeout=3600 * 12,
+        timeout_hours_param="wait_timeout_hours",
+        retries=3,
+    )
+
+    @task
+    def plan(summary: dict, night: str, params: dict | None = None, run_id: str | None = None):
+        """Claim the versioned output directory; per observation block, what it needs."""
+        from datapipe_airflow import campaigns
+
+        from datapipe_ops import __version__, settings
+        from datapipe_ops.io import layout, open_product, tel_ids_in
+
+        campaign = campaigns.checked_name(params["campaign"], "campaign")
+        config = params["dl1_config"] or None
+        version = campaigns.version_label(params["version"], __version__, config)
+        version_dir = campaigns.products_root(settings.data_root()) / campaign / version
+        campaigns.claim_version(
+            version_dir,
+            {
+                "version": version,
+                "config": campaigns.config_digest(config),
+                "software_version": __version__,
+                "first_run_id": run_id,
+            },
+        )
+        blocks = []
+        for entry in campaigns.dl0_files(summary["files"]):
+            tel_ids = entry["meta"].get("tel_ids")
+            if not tel_ids:
+                with open_product(entry["path"]) as dl0:
+                    tel_ids = tel_ids_in(dl0, layout.WAVEFORMS)
+            blocks.append(
+                {
+                    "dl0": entry,
+                    "output": str(version_dir / night / "dl1" / campaigns.dl1_name(entry["name"])),
+                    "calibration": {
+                        "tel_ids": list(tel_ids),
+                        "start": entry["meta"]["start"],
+                        "stop": entry["meta"]["stop"],
+                        "obs_id": entry["meta"].get("obs_id"),
+                    },
+                }
+            )
+        if not blocks:
+            raise campaigns.CampaignError(f"night {night}: the dataset holds no DL0 file")
+        return blocks
+
+    blocks = plan(wait_dl0.output, night["night"])
+    wait_coefficients = CalibPipeCoefficientsSensor.partial(
+        task_id="wait_for_coefficients",
+        poke_interval=60,
+        timeout=3600 * 12,
+        timeout_hours_param="wait_timeout_hours",
+        retries=3,
+    ).expand_kwargs(blocks.map(calibration_need))
+
+    @task
+    def plan_dl1(blocks: list, coefficients: list, params: dict | None = None) -> list:
+        """Per block, the stage commands, with the coefficients the catalog found for it."""
+        from datapipe_airflow import campaigns
+
+        return [
+            campaigns.dl1_commands(
+                block["dl0"],
+                block["output"],
+                params["campaign"],
+                campaigns.single_coefficients_file(found["coefficients"], block["dl0"]["name"]),
+                params["dl1_config"] or None,
+            )
+            for block, found in zip(blocks, coefficients, strict=True)
+        ]
+
+    plans = plan_dl1(blocks, wait_coefficients.output)
+    campaign = stage_task(
+        "register_campaign",
+        ["catalog", "campaign", "{{ params.campaign }}", "--kind", "observation"],
+    )
+    register_dl0 = stage_task("register_dl0", expand=plans.map(register_dl0_step))
+    dl1 = stage_task("dl0_to_dl1", kind="dl0_to_dl1", expand=plans.map(dl0_to_dl1_step))
+    register_dl1 = stage_task("register_dl1", expand=plans.map(register_dl1_step))
+
+    @task
+    def report(outputs: list) -> list:
+        """Where the products are."""
+        files = sorted(path for paths in outputs for path in paths)
+        directories = sorted({str(Path(path).parent) for path in files})
+        print(f"{len(files)} DL1 file(s) in {', '.join(directories)}")
+        return files
+
+    plans >> campaign >> register_dl0 >> dl1 >> register_dl1
+    register_dl1 >> report(dl1.output)
+
+
+observation_processing()

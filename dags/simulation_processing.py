@@ -1,0 +1,163 @@
+"""Simulation processing: a SimPipe production in BDMS → DL1, registered with its lineage."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import Param, dag, task
+from datapipe_airflow.campaigns import dl0_to_dl1_step, register_dl0_step, register_dl1_step
+from datapipe_airflow.sensors.bdms import BDMSDataArrivalSensor
+from datapipe_airflow.stage import stage_task
+
+DOC = """
+### Simulation processing
+
+Processes a **SimPipe production** (simulated DL0 runs with their CalibPipe coefficients) once
+BDMS has delivered all of it:
+
+1. **wait_for_production** — deferrable: waits in the triggerer until the dataset's manifest is
+   complete and every file's sha256 matches (`wait_timeout_hours`, then fails naming what is
+   missing);
+2. **plan** — picks the versioned output location
+   `products/<campaign>/<version>/dl1/` (a new `version` or a new config never overwrites
+   earlier products) and one command per DL0 file;
+3. **register_campaign**, **register_dl0** — the campaign and its DL0 files in the catalog;
+4. **dl0_to_dl1** — one mapped task per file (pool `datapipe_heavy`);
+5. **register_dl1** — each DL1 file with its DL0 input (lineage), the DAG run and task ids;
+6. **report** — where the products are.
+
+Later issues add merge → training → apply → IRFs → benchmarks after DL1.
+"""
+
+PARAMS = {
+    "dataset": Param(
+        "simulation/demo",
+        type="string",
+        minLength=1,
+        title="BDMS dataset",
+        description="The production's dataset in BDMS (a path under the BDMS root).",
+    ),
+    "campaign": Param(
+        "simulation-demo",
+        type="string",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        title="Campaign",
+        description="Catalog campaign the products belong to; also the products directory.",
+    ),
+    "version": Param(
+        "",
+        type="string",
+        pattern=r"^([A-Za-z0-9][A-Za-z0-9._-]*)?$",
+        title="Processing version",
+        description=(
+            "Output version directory. Empty: <software version>-<config digest>, so that a "
+            "new config or software version never overwrites earlier products."
+        ),
+    ),
+    "dl1_config": Param(
+        "",
+        type="string",
+        title="DL0→DL1 config",
+        description="YAML config of datapipe dl0-to-dl1 (empty: the stage's defaults).",
+    ),
+    "wait_timeout_hours": Param(
+        24.0,
+        type="number",
+        minimum=0,
+        title="Wait for BDMS (hours)",
+        description="How long to wait for the production to be complete in BDMS.",
+    ),
+}
+
+DEFAULT_ARGS = {
+    "owner": "datapipe-operations",
+    "retries": 2,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=30),
+}
+
+
+@dag(
+    dag_id="simulation_processing",
+    description="SimPipe production in BDMS → DL1, registered with lineage",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=2,
+    max_active_tasks=8,
+    default_args=DEFAULT_ARGS,
+    params=PARAMS,
+    tags=["datapipe", "simulation", "DL0", "DL1"],
+    doc_md=DOC,
+    dagrun_timeout=timedelta(days=3),
+)
+def simulation_processing():
+    wait = BDMSDataArrivalSensor(
+        task_id="wait_for_production",
+        dataset="{{ params.dataset }}",
+        poke_interval=30,
+        timeout=3600 * 24,
+        timeout_hours_param="wait_timeout_hours",
+        retries=3,
+    )
+
+    @task
+    def plan(summary: dict, params: dict | None = None, run_id: str | None = None) -> list:
+        """Claim the versioned output directory; one plan of stage commands per DL0 file."""
+        from datapipe_airflow import campaigns
+
+        from datapipe_ops import __version__, settings
+
+        campaign = campaigns.checked_name(params["campaign"], "campaign")
+        config = params["dl1_config"] or None
+        version = campaigns.version_label(params["version"], __version__, config)
+        out_dir = campaigns.products_root(settings.data_root()) / campaign / version
+        campaigns.claim_version(
+            out_dir,
+            {
+                "version": version,
+                "config": campaigns.config_digest(config),
+                "software_version": __version__,
+                "dataset": summary["dataset"],
+                "first_run_id": run_id,
+            },
+        )
+        plans = [
+            campaigns.dl1_commands(
+                entry,
+                str(out_dir / "dl1" / campaigns.dl1_name(entry["name"])),
+                campaign,
+                campaigns.coefficients_beside(entry),
+                config,
+            )
+            for entry in campaigns.dl0_files(summary["files"])
+        ]
+        if not plans:
+            raise campaigns.CampaignError(f"dataset {summary['dataset']} holds no DL0 file")
+        return plans
+
+    plans = plan(wait.output)
+    campaign = stage_task(
+        "register_campaign",
+        ["catalog", "campaign", "{{ params.campaign }}", "--kind", "simulation"],
+    )
+    register_dl0 = stage_task("register_dl0", expand=plans.map(register_dl0_step))
+    dl1 = stage_task("dl0_to_dl1", kind="dl0_to_dl1", expand=plans.map(dl0_to_dl1_step))
+    register_dl1 = stage_task("register_dl1", expand=plans.map(register_dl1_step))
+
+    @task
+    def report(outputs: list) -> list:
+        """Where the products are."""
+        files = sorted(path for paths in outputs for path in paths)
+        directories = sorted({str(Path(path).parent) for path in files})
+        print(f"{len(files)} DL1 file(s) in {', '.join(directories)}")
+        return files
+
+    plans >> campaign >> register_dl0 >> dl1 >> register_dl1
+    register_dl1 >> report(dl1.output)
+
+
+simulation_processing()

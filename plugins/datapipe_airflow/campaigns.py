@@ -1,0 +1,233 @@
+"""How the campaign DAGs lay out their products and plan their stage commands.
+
+Pure functions, no Airflow: the DAGs' small ``@task`` steps call them, the tests call them
+directly.
+
+Products live in a **versioned location** that a run never shares with a run of another
+configuration or software version::
+
+    $DATAPIPE_DATA_ROOT/products/<campaign>/<version>/[<night>/]<level>/<file>
+
+The version is the ``version`` param when given (``reproc-2026a``), else derived from the
+software version and the stage configuration (``0.1.0-cfg1a2b3c4d``, ``0.1.0-defaults``), so a
+reprocessing with a new configuration or software lands in a new place by itself. The first run
+stamps the version directory (``VERSION.json``: config hash, software version, DAG run); a later
+run into the same version directory must have the same stamp, otherwise it stops before
+touching anything: earlier products are never overwritten by different ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+STAMP_NAME = "VERSION.json"
+_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class CampaignError(ValueError):
+    """A campaign cannot run as asked (bad version name, a version taken by other products)."""
+
+
+def products_root(data_root: str | os.PathLike[str]) -> Path:
+    """Where campaign products go: ``<data_root>/products``."""
+    return Path(data_root) / "products"
+
+
+def checked_name(value: str, what: str) -> str:
+    """``value`` if usable as one path component (letters, digits, ``._-``)."""
+    if not _SAFE.match(value or ""):
+        raise CampaignError(
+            f"{what} {value!r} is not a valid name (letters, digits, '.', '_', '-'; "
+            "not starting with a punctuation mark)"
+        )
+    return value
+
+
+def config_digest(config_path: str | None) -> str:
+    """First 8 hex digits of the sha256 of a config file's bytes, ``defaults`` without one."""
+    if not config_path:
+        return "defaults"
+    path = Path(config_path)
+    try:
+        return "cfg" + hashlib.sha256(path.read_bytes()).hexdigest()[:8]
+    except FileNotFoundError:
+        raise CampaignError(f"{path}: configuration file does not exist") from None
+
+
+def version_label(explicit: str | None, software_version: str, config_path: str | None) -> str:
+    """The processing version: ``explicit`` if given, else ``<software>-<config digest>``."""
+    if explicit:
+        return checked_name(explicit, "version")
+    return checked_name(
+        f"{software_version}-{config_digest(config_path)}".replace("+", "_"), "version"
+    )
+
+
+def claim_version(directory: str | os.PathLike[str], stamp: Mapping[str, Any]) -> Path:
+    """Create the version directory with its stamp, or check that it holds the same stamp.
+
+    The stamp's ``config`` and ``software_version`` must match an existing stamp (the DAG run
+    may differ: re-running a night gives the same products). Raises :class:`CampaignError`
+    naming the directory otherwise.
+    """
+    directory = Path(directory)
+    path = directory / STAMP_NAME
+    keys = ("version", "config", "software_version")
+    if path.exists():
+        existing = json.loads(path.read_text())
+        different = [k for k in keys if existing.get(k) != stamp.get(k)]
+        if different:
+            key = different[0]
+            raise CampaignError(
+                f"{directory}: version '{stamp.get('version')}' already holds products made with "
+                f"{key} {existing.get(key)!r} (this run: {stamp.get(key)!r}); choose a new version "
+                "so that they are not overwritten"
+            )
+        return path
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{STAMP_NAME}.{os.getpid()}.partial")
+    tmp.write_text(json.dumps(dict(stamp), indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def night_of(interval_start: datetime | date | str, override: str | None = None) -> str:
+    """The night (``YYYY-MM-DD``, the evening's date) a nightly run processes.
+
+    The nightly schedule's data interval runs from noon UTC to noon UTC: its start date is the
+    night. ``override`` (the ``night`` param) wins when given.
+    """
+    if override:
+        try:
+            return date.fromisoformat(str(override)).isoformat()
+        except ValueError:
+            raise CampaignError(f"night {override!r} is not a date (YYYY-MM-DD)") from None
+    if isinstance(interval_start, str):
+        interval_start = datetime.fromisoformat(interval_start)
+    if isinstance(interval_start, datetime):
+        return interval_start.date().isoformat()
+    return interval_start.isoformat()
+
+
+def dl1_name(dl0_name: str) -> str:
+    """``gamma_run000101.dl0.h5`` → ``gamma_run000101.dl1.h5``."""
+    base = Path(dl0_name).name
+    for suffix in (".dl0.h5", ".h5"):
+        if base.endswith(suffix):
+            return base[: -len(suffix)] + ".dl1.h5"
+    return base + ".dl1.h5"
+
+
+def dl0_files(files: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The DL0 entries of a dataset summary's ``files`` (coefficients etc. left out)."""
+    return [dict(f) for f in files if str(f.get("level", "")).upper() == "DL0"]
+
+
+def coefficients_beside(entry: Mapping[str, Any]) -> str | None:
+    """The coefficients file the manifest names for a DL0 file (``meta.coefficients``)."""
+    name = (entry.get("meta") or {}).get("coefficients")
+    return str(Path(entry["path"]).with_name(name)) if name else None
+
+
+def dl1_commands(
+    dl0: Mapping[str, Any],
+    output: str,
+    campaign: str,
+    coefficients: str | None,
+    config_path: str | None,
+) -> dict[str, list[dict[str, Any]]]:
+    """The stage commands that turn one DL0 file into one registered DL1 file.
+
+    Returns ``{"register_dl0": ..., "dl0_to_dl1": ..., "register_dl1": ...}``, each one
+    ``{"command": [...], "outputs": [...]}``: a list of these plans, one per file, mapped with
+    ``.map(step)`` is what ``stage_task(expand=...)`` maps over.
+    """
+    meta = dict(dl0.get("meta") or {})
+    register_dl0 = ["catalog", "register", dl0["path"], "--level", "DL0", "--campaign", campaign]
+    if meta.get("obs_id") is not None:
+        register_dl0 += ["--obs-id", str(meta["obs_id"])]
+    if dl0.get("n_events") is not None:
+        register_dl0 += ["--n-events", str(dl0["n_events"])]
+    for option, key in (("--time-start", "start"), ("--time-stop", "stop")):
+        if meta.get(key):
+            register_dl0 += [option, str(meta[key])]
+    calibrate = ["dl0-to-dl1", dl0["path"], "--output", output]
+    if coefficients:
+        calibrate += ["--coefficients", coefficients]
+    if config_path:
+        calibrate += ["--config", config_path]
+    register_dl1 = [
+        "catalog",
+        "register",
+        output,
+        "--level",
+        "DL1",
+        "--campaign",
+        campaign,
+        "--input",
+        dl0["path"],
+    ]
+    if meta.get("obs_id") is not None:
+        register_dl1 += ["--obs-id", str(meta["obs_id"])]
+    return {
+        "register_dl0": {"command": register_dl0, "outputs": []},
+        "dl0_to_dl1": {"command": calibrate, "outputs": [output]},
+        "register_dl1": {"command": register_dl1, "outputs": []},
+    }
+
+
+def single_coefficients_file(coefficients: Mapping[str, str], what: str) -> str:
+    """The one coefficients file covering every telescope of a block (the DL0→DL1 stage takes
+    one file); several files for one block is a CalibPipe delivery problem, named."""
+    files = sorted(set(coefficients.values()))
+    if len(files) != 1:
+        raise CampaignError(
+            f"{what}: the telescopes' coefficients are in {len(files)} files "
+            f"({', '.join(files) or 'none'}); the DL0→DL1 stage takes one file"
+        )
+    return files[0]
+
+
+def register_dl0_step(plan: Mapping[str, Any]) -> Any:
+    """The register-DL0 command of one file's plan (``plans.map(register_dl0_step)``)."""
+    return plan["register_dl0"]
+
+
+def dl0_to_dl1_step(plan: Mapping[str, Any]) -> Any:
+    """The DL0→DL1 command of one file's plan."""
+    return plan["dl0_to_dl1"]
+
+
+def register_dl1_step(plan: Mapping[str, Any]) -> Any:
+    """The register-DL1 command of one file's plan."""
+    return plan["register_dl1"]
+
+
+def calibration_need(block: Mapping[str, Any]) -> Any:
+    """The coefficients sensor's arguments of one observation block's plan."""
+    return block["calibration"]
+
+
+def observation_window(entries: Iterable[Mapping[str, Any]]) -> tuple[str, str]:
+    """The earliest start and latest stop of DL0 entries (``meta.start`` / ``meta.stop``)."""
+    starts = [datetime.fromisoformat(str(e["meta"]["start"])) for e in entries]
+    stops = [datetime.fromisoformat(str(e["meta"]["stop"])) for e in entries]
+    if not starts:
+        raise CampaignError("no DL0 file with a start and stop time")
+    return min(starts).isoformat(), max(stops).isoformat()
+
+
+def pad(start: str, stop: str, seconds: float = 0.0) -> tuple[str, str]:
+    """Widen a time window by ``seconds`` on both sides."""
+    delta = timedelta(seconds=seconds)
+    return (
+        (datetime.fromisoformat(start) - delta).isoformat(),
+        (datetime.fromisoformat(stop) + delta).isoformat(),
+    )

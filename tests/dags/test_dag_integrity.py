@@ -1,0 +1,164 @@
+"""DAG integrity: every DAG file imports, has no cycle, carries the operational defaults, and
+parses fast without the heavy science libraries; every stage task renders to a valid pod."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from airflow_env import ROOT
+
+DAGS_DIR = ROOT / "dags"
+DAG_FILES = sorted(p for p in DAGS_DIR.glob("*.py") if not p.name.startswith("_"))
+EXPECTED_DAGS = {"simulation_processing", "observation_processing"}
+HEAVY = ("numba", "lightgbm", "h5py")
+PARSE_BUDGET_S = 0.3
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    pools = json.loads((ROOT / "include" / "airflow" / "pools.json").read_text())
+    # with known_pools, a task in a pool that include/airflow/pools.json lacks is an import error
+    return DagBag(dag_folder=str(DAGS_DIR), known_pools={"default_pool", *pools})
+
+
+def test_every_dag_file_imports_without_error_and_without_cycles(dagbag):
+    # a cycle is reported by the DagBag as an import error of its file
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) >= EXPECTED_DAGS
+    assert len(DAG_FILES) >= len(EXPECTED_DAGS)
+
+
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED_DAGS))
+def test_dag_has_the_operational_defaults(dagbag, dag_id):
+    dag = dagbag.dags[dag_id]
+    assert dag.owner and dag.owner != "airflow"
+    assert dag.tags and "datapipe" in dag.tags
+    assert dag.doc_md and len(dag.doc_md) > 200
+    assert dag.max_active_runs and dag.max_active_runs <= 4
+    assert dag.catchup is False  # reprocessing is an explicit backfill
+    for param_name, param in dag.params.items():
+        schema = dag.params.get_param(param_name).schema
+        assert schema.get("type"), f"{dag_id}.{param_name} has no type"
+        assert dag.params.get_param(param_name).description, f"{dag_id}.{param_name}"
+        assert param is not None or schema.get("type") == "null"
+    assert "campaign" in dag.params
+    for task in dag.tasks:
+        assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
+        assert task.retry_exponential_backoff, f"{dag_id}.{task.task_id}: no exponential backoff"
+
+
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED_DAGS))
+def test_heavy_stages_run_in_their_pool_and_sensors_defer(dagbag, dag_id):
+    from datapipe_airflow.stage_config import load_stage_settings
+
+    settings = load_stage_settings()
+    dag = dagbag.dags[dag_id]
+    stages = [t for t in dag.tasks if "kind" in _kwargs(t)]
+    assert any(_kwargs(t)["kind"] == "dl0_to_dl1" for t in stages)
+    for task in stages:
+        assert task.pool == settings.kind(_kwargs(task)["kind"]).pool
+    sensors = [t for t in dag.tasks if "Sensor" in type(t).__name__ or "Sensor" in _class(t)]
+    assert sensors
+    for sensor in sensors:
+        assert _kwargs(sensor).get("deferrable", getattr(sensor, "deferrable", True)) is True
+
+
+def test_nightly_schedule_and_manual_simulation(dagbag):
+    nightly = dagbag.dags["observation_processing"].timetable
+    assert type(nightly).__name__ == "CronDataIntervalTimetable"  # interval noon → noon
+    assert nightly.expression == "0 12 * * *"
+    assert not dagbag.dags["simulation_processing"].timetable.can_be_scheduled
+
+
+def _class(task) -> str:
+    return getattr(getattr(task, "operator_class", None), "__name__", "")
+
+
+def _kwargs(task) -> dict:
+    """Constructor arguments of a task, mapped or not."""
+    partial = getattr(task, "partial_kwargs", None)
+    if partial is not None:
+        return dict(partial)
+    return {"kind": task.kind} if hasattr(task, "kind") else {}
+
+
+# --- parse time, in a fresh interpreter as the dag-processor sees it -----------------------
+
+PARSE = """
+import json, sys, time
+sys.path[:0] = [{plugins!r}, {dags!r}]
+import airflow.sdk  # the dag-processor has Airflow loaded before it parses a file
+from airflow.sdk import DAG, Param, dag, task  # noqa: F401
+start = time.perf_counter()
+import runpy
+runpy.run_path({path!r}, run_name="dag_file")
+seconds = time.perf_counter() - start
+print(json.dumps({{"seconds": seconds, "heavy": [m for m in {heavy!r} if m in sys.modules]}}))
+"""
+
+
+def parse_in_subprocess(path: Path) -> dict:
+    code = PARSE.format(
+        plugins=str(ROOT / "plugins"), dags=str(DAGS_DIR), path=str(path), heavy=HEAVY
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
+def test_dag_file_parses_fast_without_heavy_imports(path):
+    # best of two fresh interpreters: the machine is shared, one slow run is noise
+    runs = [parse_in_subprocess(path) for _ in range(2)]
+    assert runs[0]["heavy"] == [], f"{path.name} imports {runs[0]['heavy']} at parse time"
+    best = min(r["seconds"] for r in runs)
+    print(f"{path.name}: parsed in {best * 1000:.0f} ms")
+    assert best < PARSE_BUDGET_S, f"{path.name} parses in {best:.3f} s"
+
+
+# --- every stage task of every DAG, on the kubernetes backend ------------------------------
+
+
+def test_every_stage_task_of_every_dag_renders_to_a_valid_pod(monkeypatch, tmp_path):
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow_env import kubernetes_validate, render_pod
+    from datapipe_airflow.campaigns import dl1_commands
+    from datapipe_airflow.operators.kubernetes import DataPipePodOperator
+
+    monkeypatch.setenv("DATAPIPE_EXECUTION_BACKEND", "kubernetes")
+    bag = DagBag(dag_folder=str(DAGS_DIR))
+    assert bag.import_errors == {}
+    entry = {
+        "name": "a.dl0.h5",
+        "path": "/data/bdms/a.dl0.h5",
+        "n_events": 5,
+        "meta": {"obs_id": 1},
+    }
+    sample = dl1_commands(entry, "/data/products/c/v/a.dl1.h5", "c", "/data/c.h5", None)
+    pods, kinds = [], set()
+    for dag in bag.dags.values():
+        for task in dag.tasks:
+            partial = getattr(task, "partial_kwargs", None)
+            if partial is not None and getattr(task, "operator_class", None) is DataPipePodOperator:
+                step = sample[task.task_id]  # the mapped stages are the plan's steps
+                keep = ("kind", "env", "campaign", "pool", "retries")
+                task = DataPipePodOperator(
+                    task_id=task.task_id, **step, **{k: partial[k] for k in keep if k in partial}
+                )
+            if isinstance(task, DataPipePodOperator):
+                pod = render_pod(task)
+                assert pod["spec"]["containers"][0]["securityContext"]["runAsNonRoot"] is True
+                assert "{{" not in json.dumps(pod), f"{dag.dag_id}.{task.task_id} not rendered"
+                pods.append(pod)
+                kinds.add(task.kind)
+    assert len(pods) >= 8 and "dl0_to_dl1" in kinds
+    result = kubernetes_validate(pods, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
