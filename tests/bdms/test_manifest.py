@@ -28,8 +28,10 @@ def test_manifest_grows_and_completes_with_the_last_file(tmp_path):
     first = _file(tmp_path, "a.dl0.h5", b"first file")
     manifest = add_to_manifest(tmp_path, first, level="DL0", n_events=3, meta={"obs_id": 1})
     assert not manifest.complete
-    assert verify_dataset(tmp_path) == ["dataset 'demo' is not complete",
-                                        "manifest lists 1 file(s), expects 2"]
+    assert verify_dataset(tmp_path) == [
+        "dataset 'demo' is not complete",
+        "manifest lists 1 file(s), expects 2",
+    ]
     second = _file(tmp_path, "b.dl0.h5", b"second")
     manifest = add_to_manifest(tmp_path, "b.dl0.h5", level="DL0", n_events=5)
     assert manifest.complete
@@ -82,8 +84,9 @@ def test_a_broken_manifest_is_one_clear_error(tmp_path):
     (tmp_path / MANIFEST_NAME).write_text(json.dumps({"dataset": "d", "kind": "nonsense"}))
     with pytest.raises(InputFileError, match="key 'kind'"):
         read_manifest(tmp_path)
-    assert verify_dataset(tmp_path)[0].endswith("key 'kind': Input should be 'simulation', "
-                                                 "'observation', 'calibration' or 'processed'")
+    assert verify_dataset(tmp_path)[0].endswith(
+        "key 'kind': Input should be 'simulation', 'observation', 'calibration' or 'processed'"
+    )
 
 
 def test_no_temporary_file_is_left_behind(tmp_path):
