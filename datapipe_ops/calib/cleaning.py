@@ -1,0 +1,183 @@
+"""Image cleaning: tail cuts with an optional time constraint, over a chunk of images at once.
+
+Definitions are ctapipe 0.32's (``ctapipe.image.cleaning``), so the masks are identical:
+
+tail cuts (``tailcuts_clean``)
+    *picture* pixels have ``image >= picture_threshold`` (and, unless isolated pixels are kept,
+    at least ``min_picture_neighbors`` picture neighbours); a pixel survives if it is a picture
+    pixel with a neighbour above the boundary threshold (any picture pixel when
+    ``keep_isolated_pixels``), or it is above ``boundary_threshold`` with a picture neighbour.
+time constraint (``apply_time_delta_cleaning``)
+    a surviving pixel is kept only if at least ``time_min_neighbors`` of its surviving
+    neighbours have a peak time within ``time_limit_ns`` of its own.
+
+Thresholds are compared in the image's float32 precision, as numpy compares a float32 array
+with a Python float.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _tailcuts_one(
+    image,
+    picture,
+    boundary,
+    min_picture_neighbors,
+    keep_isolated,
+    offsets,
+    indices,
+    above_pic,
+    in_picture,
+    above_bnd,
+    mask,
+):
+    n_pixels = image.shape[0]
+    for p in range(n_pixels):
+        above_pic[p] = image[p] >= picture
+        above_bnd[p] = image[p] >= boundary
+    count_neighbors = not keep_isolated and min_picture_neighbors > 0
+    for p in range(n_pixels):
+        in_picture[p] = above_pic[p]
+        if count_neighbors and above_pic[p]:
+            count = 0
+            for k in range(offsets[p], offsets[p + 1]):
+                count += above_pic[indices[k]]
+            in_picture[p] = count >= min_picture_neighbors
+    for p in range(n_pixels):
+        mask[p] = False
+        if not (above_bnd[p] or in_picture[p]):
+            continue  # neither a boundary nor a picture pixel: cannot survive
+        picture_neighbor = False
+        boundary_neighbor = False
+        for k in range(offsets[p], offsets[p + 1]):
+            neighbor = indices[k]
+            picture_neighbor = picture_neighbor or in_picture[neighbor]
+            boundary_neighbor = boundary_neighbor or above_bnd[neighbor]
+        kept = above_bnd[p] and picture_neighbor
+        if keep_isolated:
+            mask[p] = kept or in_picture[p]
+        else:
+            mask[p] = kept or (in_picture[p] and boundary_neighbor)
+
+
+@njit(cache=True)
+def _time_delta_one(mask, peak_time, time_limit, min_neighbors, offsets, indices, out):
+    n_pixels = mask.shape[0]
+    for p in range(n_pixels):
+        if not mask[p]:
+            out[p] = False
+            continue
+        count = 0
+        for k in range(offsets[p], offsets[p + 1]):
+            neighbor = indices[k]
+            if mask[neighbor] and abs(peak_time[p] - peak_time[neighbor]) < time_limit:
+                count += 1
+        out[p] = count >= min_neighbors
+
+
+@njit(cache=True)
+def _clean_chunk(
+    images,
+    peak_times,
+    picture,
+    boundary,
+    min_picture_neighbors,
+    keep_isolated,
+    use_time,
+    time_limit,
+    time_min_neighbors,
+    offsets,
+    indices,
+    masks,
+):
+    n_events, n_pixels = images.shape
+    above_pic = np.empty(n_pixels, dtype=np.bool_)
+    in_picture = np.empty(n_pixels, dtype=np.bool_)
+    above_bnd = np.empty(n_pixels, dtype=np.bool_)
+    tail = np.empty(n_pixels, dtype=np.bool_)
+    for e in range(n_events):
+        _tailcuts_one(
+            images[e],
+            picture,
+            boundary,
+            min_picture_neighbors,
+            keep_isolated,
+            offsets,
+            indices,
+            above_pic,
+            in_picture,
+            above_bnd,
+            tail,
+        )
+        if use_time:
+            _time_delta_one(
+                tail, peak_times[e], time_limit, time_min_neighbors, offsets, indices, masks[e]
+            )
+        else:
+            masks[e] = tail
+
+
+def clean_images(
+    images: np.ndarray,
+    neighbor_offsets: np.ndarray,
+    neighbor_indices: np.ndarray,
+    *,
+    picture_threshold: float,
+    boundary_threshold: float,
+    min_picture_neighbors: int = 0,
+    keep_isolated_pixels: bool = False,
+    peak_times: np.ndarray | None = None,
+    time_limit_ns: float | None = None,
+    time_min_neighbors: int = 1,
+) -> np.ndarray:
+    """Cleaning masks of a chunk of images (True: the pixel is part of the shower image).
+
+    Parameters
+    ----------
+    images
+        ``(n_events, n_pixels)`` charges [p.e.].
+    neighbor_offsets, neighbor_indices
+        The camera's neighbour relation as CSR arrays.
+    picture_threshold, boundary_threshold, min_picture_neighbors, keep_isolated_pixels
+        The tail-cuts parameters (see the module docstring).
+    peak_times
+        ``(n_events, n_pixels)`` peak times [ns]; needed with ``time_limit_ns``.
+    time_limit_ns, time_min_neighbors
+        The time constraint; ``time_limit_ns=None`` switches it off.
+
+    Returns
+    -------
+    numpy.ndarray
+        bool ``(n_events, n_pixels)``.
+    """
+    images = np.ascontiguousarray(images)
+    if images.ndim != 2:
+        raise ValueError(f"images must be (n_events, n_pixels), got shape {images.shape}")
+    use_time = time_limit_ns is not None
+    if use_time and peak_times is None:
+        raise ValueError("the time constraint needs peak_times")
+    times = np.ascontiguousarray(peak_times) if use_time else np.zeros_like(images)
+    if times.shape != images.shape:
+        raise ValueError("peak_times and images must have the same shape")
+    # compare in the image precision, as numpy does for a float32 array and a Python float
+    dtype = images.dtype.type
+    masks = np.empty(images.shape, dtype=np.bool_)
+    _clean_chunk(
+        images,
+        times,
+        dtype(picture_threshold),
+        dtype(boundary_threshold),
+        int(min_picture_neighbors),
+        bool(keep_isolated_pixels),
+        use_time,
+        times.dtype.type(time_limit_ns if use_time else 0.0),
+        int(time_min_neighbors),
+        np.asarray(neighbor_offsets, np.int32),
+        np.asarray(neighbor_indices, np.int32),
+        masks,
+    )
+    return masks

@@ -1,0 +1,437 @@
+"""Charge and peak-time extraction from waveforms, fused with the camera calibration.
+
+One compiled call handles a whole chunk of telescope events: it reads the raw ADC waveforms
+(uint16, ``[n_events, n_pixels, n_samples]``), subtracts the per-sample pedestal, finds the
+pulse, integrates it in a window, corrects the charge for the part of the pulse outside the
+window, converts ADC to photo-electrons, corrects the peak time for the pixel's time offset and
+replaces broken pixels by the average of their neighbours. The calibrated float waveform exists
+only for one event at a time (a scratch buffer that stays in the CPU cache), never for the
+chunk.
+
+Definitions are those of ctapipe 0.32 (``ctapipe.image.extractor`` and
+``ctapipe.calib.camera.CameraCalibrator``), including its float32 rounding steps, so that the
+same waveforms give identical images:
+
+``neighbor_peak_window_sum`` (default)
+    the window is placed around the maximum of the sum of the neighbours' waveforms
+    (plus ``local_weight`` times the pixel's own), broken neighbours left out;
+``local_peak_window_sum``
+    around the maximum of the pixel's own waveform;
+``fixed_window_sum``
+    at the fixed sample ``peak_index``.
+
+The window starts ``window_shift`` samples before the peak and is ``window_width`` samples wide
+(clipped to the readout). The peak time is the mean sample index of the window weighted by the
+positive samples (the peak index if there are none), in ns.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from numba import njit
+
+Method = Literal["neighbor_peak_window_sum", "local_peak_window_sum", "fixed_window_sum"]
+METHODS: dict[str, int] = {
+    "neighbor_peak_window_sum": 0,
+    "local_peak_window_sum": 1,
+    "fixed_window_sum": 2,
+}
+
+
+def integration_correction(
+    reference_pulse_shape: np.ndarray,
+    reference_pulse_sample_width_ns: float,
+    sample_width_ns: float,
+    window_width: int,
+    window_shift: int,
+) -> np.ndarray:
+    """Factor per gain channel that makes a noise-free unit pulse integrate to exactly 1.
+
+    The reference pulse (sampled every ``reference_pulse_sample_width_ns``) is re-binned into
+    readout samples of ``sample_width_ns`` and normalised to unit integral; the window of
+    ``window_width`` samples starting ``window_shift`` samples before the re-binned maximum is
+    integrated; the correction is the inverse of that integral (1 when the window is empty).
+
+    Parameters
+    ----------
+    reference_pulse_shape
+        ``(n_channels, n_ref)`` pulse shape per gain channel.
+    reference_pulse_sample_width_ns, sample_width_ns
+        Time step of the reference pulse and of the readout [ns].
+    window_width, window_shift
+        The integration window, in readout samples.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``(n_channels,)``.
+    """
+    shapes = np.atleast_2d(np.asarray(reference_pulse_shape, dtype=np.float64))
+    correction = np.ones(shapes.shape[0], dtype=np.float64)
+    for channel, shape in enumerate(shapes):
+        duration = shape.size * reference_pulse_sample_width_ns
+        # k * step, one time per sample (np.arange(0, duration, step) may round to one more)
+        times = np.arange(shape.size) * reference_pulse_sample_width_ns
+        edges = np.arange(0.0, duration, sample_width_ns)
+        binned, _ = np.histogram(times, edges, weights=shape, density=True)
+        start = max(int(binned.argmax()) - window_shift, 0)
+        stop = min(start + window_width, binned.size)
+        if start < stop:
+            correction[channel] = 1.0 / np.sum(binned[start:stop] * sample_width_ns)
+    return correction
+
+
+#: low bits of an argmax key that hold the sample index (so at most 1024 samples)
+INDEX_BITS = 10
+INDEX_MASK = (1 << INDEX_BITS) - 1
+MAX_SAMPLES = 1 << INDEX_BITS
+
+
+@njit(cache=True)
+def neighbor_table(offsets, indices, broken, dummy, table):
+    """Padded neighbour lists: ``table[p]`` = the unbroken neighbours of p in CSR order.
+
+    Unused slots point at ``dummy`` (the all-zero row of the calibrated waveforms).
+    """
+    for p in range(offsets.shape[0] - 1):
+        m = 0
+        for k in range(offsets[p], offsets[p + 1]):
+            if not broken[indices[k]]:
+                table[p, m] = indices[k]
+                m += 1
+        for j in range(m, table.shape[1]):
+            table[p, j] = dummy
+
+
+@njit(cache=True)
+def _calibrated_waveforms(waveforms, pedestal, scratch):
+    """scratch[:n_pixels] = waveform - pedestal in float32, as ctapipe's in-place subtraction.
+
+    Both operands are float32 (ADC counts below 2**24 are exact), so the float32 difference is
+    the correctly rounded one, bit for bit what numpy computes.
+    """
+    n_pixels, n_samples = waveforms.shape
+    for p in range(n_pixels):
+        offset = pedestal[p]
+        for s in range(n_samples):
+            scratch[p, s] = np.float32(waveforms[p, s]) - offset
+
+
+@njit(cache=True, inline="always")
+def _key(bits, s):
+    """Argmax key of float32 sample s (``bits`` is the int32 view of the values).
+
+    An order-preserving integer image of the float, with the sample index in the low bits
+    (a smaller index gives a larger key), so that one vectorisable integer max finds the first
+    maximum, as numpy's argmax does.
+    """
+    i = np.int64(bits[s])
+    ordered = i ^ ((i >> 31) & 0x7FFFFFFF)
+    return (ordered << INDEX_BITS) | (INDEX_MASK - s)
+
+
+@njit(cache=True)
+def _neighbor_peaks(scratch, weight, table, summed, peaks):
+    """Peak sample of every pixel's neighbour sum, sum and argmax fused in one pass.
+
+    The sum is ctapipe's: float32, the pixel's own waveform times ``weight`` first, then the
+    unbroken neighbours in CSR order (missing ones add the zero row: +0.0 changes no sum).
+    Adding a final +0.0 turns -0.0 into +0.0, which numpy's argmax treats as equal.
+    """
+    bits = summed.view(np.int32)
+    n_samples = summed.shape[0]
+    zero = np.float32(0.0)
+    width = table.shape[1]
+    for p in range(peaks.shape[0]):
+        best = np.int64(-(2**62))
+        if width == 6:  # hexagonal pixels: one expression per sample, no store in between
+            n0, n1, n2 = table[p, 0], table[p, 1], table[p, 2]
+            n3, n4, n5 = table[p, 3], table[p, 4], table[p, 5]
+            for s in range(n_samples):
+                summed[s] = (
+                    scratch[p, s] * weight
+                    + scratch[n0, s]
+                    + scratch[n1, s]
+                    + scratch[n2, s]
+                    + scratch[n3, s]
+                    + scratch[n4, s]
+                    + scratch[n5, s]
+                ) + zero
+                best = max(best, _key(bits, s))
+        elif width == 4:  # square pixels
+            n0, n1, n2, n3 = table[p, 0], table[p, 1], table[p, 2], table[p, 3]
+            for s in range(n_samples):
+                summed[s] = (
+                    scratch[p, s] * weight
+                    + scratch[n0, s]
+                    + scratch[n1, s]
+                    + scratch[n2, s]
+                    + scratch[n3, s]
+                ) + zero
+                best = max(best, _key(bits, s))
+        else:
+            for s in range(n_samples):
+                summed[s] = scratch[p, s] * weight
+            for j in range(width):
+                neighbor = table[p, j]
+                for s in range(n_samples):
+                    summed[s] += scratch[neighbor, s]
+            for s in range(n_samples):
+                summed[s] += zero
+                best = max(best, _key(bits, s))
+        peaks[p] = INDEX_MASK - (best & INDEX_MASK)
+
+
+@njit(cache=True)
+def _local_peaks(raw, peaks):
+    """First maximum of each pixel's own waveform, on the raw counts.
+
+    Subtracting a pixel's pedestal (rounded to float32) keeps distinct counts distinct and in
+    order, so the argmax of the raw integers is the argmax of the calibrated waveform.
+    """
+    n_samples = raw.shape[1]
+    for p in range(peaks.shape[0]):
+        first = np.int32(-(2**31))
+        for s in range(n_samples):
+            first = max(first, (np.int32(raw[p, s]) << INDEX_BITS) | (INDEX_MASK - s))
+        peaks[p] = INDEX_MASK - (first & INDEX_MASK)
+
+
+@njit(cache=True)
+def _integrate(raw, pedestal, peaks, width, shift, sampling_rate_ghz, charges, times):
+    """Window sum and peak time [ns] of every pixel, float32 as ctapipe's extract_around_peak.
+
+    The window's samples are calibrated on the fly (float32 ``raw - pedestal``) and summed in
+    float64; the time is the mean sample index weighted by the positive samples.
+    """
+    n_samples = raw.shape[1]
+    for p in range(peaks.shape[0]):
+        peak = peaks[p]
+        offset = pedestal[p]
+        start = max(peak - shift, 0)
+        stop = min(peak - shift + width, n_samples)
+        total = 0.0
+        numerator = 0.0
+        denominator = 0.0
+        for s in range(start, stop):
+            value = np.float64(np.float32(raw[p, s]) - offset)
+            total += value
+            positive = max(value, 0.0)  # branch-free; adding +/-0.0 changes no sum
+            numerator += positive * s
+            denominator += positive
+        time = np.float32(numerator / denominator) if denominator > 0 else np.float32(peak)
+        charges[p] = np.float32(total)
+        times[p] = np.float32(np.float64(time) / sampling_rate_ghz)
+
+
+@njit(cache=True)
+def _interpolate_broken(values, broken, offsets, indices, replaced):
+    """Replace broken pixels by the float32 mean of their unbroken neighbours (0 if none)."""
+    n_pixels = values.shape[0]
+    for p in range(n_pixels):
+        if not broken[p]:
+            continue
+        total = np.float32(0.0)
+        count = 0
+        for k in range(offsets[p], offsets[p + 1]):
+            neighbor = indices[k]
+            if not broken[neighbor]:
+                total += values[neighbor]
+                count += 1
+        replaced[p] = np.float32(np.float64(total) / count) if count > 0 else np.float32(0.0)
+    for p in range(n_pixels):
+        if broken[p]:
+            values[p] = replaced[p]
+
+
+@njit(cache=True)
+def _extract_chunk(
+    waveforms,
+    rows,
+    gain_channel,
+    pedestal,
+    factor,
+    time_shift,
+    outlier,
+    offsets,
+    indices,
+    method,
+    width,
+    shift,
+    fixed_peak,
+    local_weight,
+    correction,
+    apply_correction,
+    sampling_rate_ghz,
+    image,
+    peak_time,
+):
+    n_events, n_pixels, n_samples = waveforms.shape
+    neighbor_peak = method == 0
+    # neighbour-peak search: calibrated float32 waveforms plus one all-zero row
+    scratch = np.zeros((n_pixels + 1 if neighbor_peak else 0, n_samples), dtype=np.float32)
+    summed = np.empty(n_samples, dtype=np.float32)
+    table_width = 0
+    for p in range(n_pixels):
+        table_width = max(table_width, offsets[p + 1] - offsets[p])
+    table = np.empty((n_pixels, table_width), dtype=np.int32)
+    peaks = np.empty(n_pixels, dtype=np.int64)
+    charges = np.empty(n_pixels, dtype=np.float32)
+    times = np.empty(n_pixels, dtype=np.float32)
+    replaced = np.empty(n_pixels, dtype=np.float32)
+    channel = np.zeros(n_pixels, dtype=np.int64)
+    event_pedestal = np.empty(n_pixels, dtype=np.float32)
+    broken = np.zeros(n_pixels, dtype=np.bool_)
+    table_broken = np.zeros(n_pixels, dtype=np.bool_)
+    neighbor_table(offsets, indices, table_broken, n_pixels, table)
+    has_gain = gain_channel.shape[0] > 0
+    weight = np.float32(local_weight)
+    previous_row = -1
+    any_broken = False
+    for e in range(n_events):
+        row = rows[e]
+        if has_gain or row != previous_row:  # per-pixel coefficients of this event
+            previous_row = row
+            any_broken = False
+            changed = False
+            for p in range(n_pixels):
+                channel[p] = gain_channel[e, p] if has_gain else 0
+                event_pedestal[p] = pedestal[row, channel[p], p]
+                broken[p] = outlier[row, channel[p], p]
+                any_broken = any_broken or broken[p]
+                changed = changed or broken[p] != table_broken[p]
+            if changed:
+                table_broken[:] = broken
+                neighbor_table(offsets, indices, table_broken, n_pixels, table)
+        raw = waveforms[e]
+        if neighbor_peak:
+            _calibrated_waveforms(raw, event_pedestal, scratch)
+            _neighbor_peaks(scratch, weight, table, summed, peaks)
+        elif method == 1:
+            _local_peaks(raw, peaks)
+        else:
+            peaks[:] = fixed_peak
+        _integrate(raw, event_pedestal, peaks, width, shift, sampling_rate_ghz, charges, times)
+        for p in range(n_pixels):
+            ch = channel[p]
+            charge = charges[p]
+            if apply_correction:
+                charge = np.float32(np.float64(charge) * correction[ch])
+            image[e, p] = np.float32(np.float64(charge) * np.float64(factor[row, ch, p]))
+            peak_time[e, p] = np.float32(np.float64(times[p]) - np.float64(time_shift[row, ch, p]))
+        if any_broken:
+            _interpolate_broken(image[e], broken, offsets, indices, replaced)
+            _interpolate_broken(peak_time[e], broken, offsets, indices, replaced)
+
+
+def _coefficient(array: np.ndarray | None, n_pixels: int, fill: float, dtype: type) -> np.ndarray:
+    """A coefficient as ``(n_rows, n_channels, n_pixels)``; None becomes one neutral row."""
+    if array is None:
+        return np.full((1, 1, n_pixels), fill, dtype=dtype)
+    array = np.asarray(array, dtype=dtype)
+    if array.ndim == 1:
+        array = array[np.newaxis, np.newaxis]
+    elif array.ndim == 2:
+        array = array[np.newaxis]
+    if array.ndim != 3 or array.shape[-1] != n_pixels:
+        raise ValueError(f"coefficients of shape {array.shape} do not fit {n_pixels} pixels")
+    return np.ascontiguousarray(array)
+
+
+def extract_images(
+    waveforms: np.ndarray,
+    neighbor_offsets: np.ndarray,
+    neighbor_indices: np.ndarray,
+    sampling_rate_ghz: float,
+    *,
+    method: Method = "neighbor_peak_window_sum",
+    window_width: int = 7,
+    window_shift: int = 3,
+    peak_index: int = 0,
+    local_weight: int = 0,
+    correction: np.ndarray | None = None,
+    pedestal_offset: np.ndarray | None = None,
+    factor: np.ndarray | None = None,
+    time_shift_ns: np.ndarray | None = None,
+    outlier_mask: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
+    gain_channel: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Calibrated images and peak times of a chunk of events of one telescope.
+
+    Parameters
+    ----------
+    waveforms
+        ``(n_events, n_pixels, n_samples)`` raw ADC counts (integers of at most 16 bits, as
+        DL0 stores them).
+    neighbor_offsets, neighbor_indices
+        The camera's neighbour relation as sorted CSR arrays.
+    sampling_rate_ghz
+        Readout sampling rate [GHz].
+    method, window_width, window_shift, peak_index, local_weight
+        The extractor and its window (see the module docstring).
+    correction
+        Integration correction per gain channel (:func:`integration_correction`); None: none.
+    pedestal_offset, factor, time_shift_ns, outlier_mask
+        CalibPipe coefficients ``(n_rows, n_channels, n_pixels)`` (or one row as
+        ``(n_channels, n_pixels)``): pedestal per sample [ADC], p.e. per ADC count, peak-time
+        offset [ns], broken pixels. None: 0, 1, 0 and no broken pixel.
+    rows
+        int64 ``(n_events,)``: the coefficient row valid for each event (default: row 0).
+    gain_channel
+        ``(n_events, n_pixels)`` selected gain channel per pixel (default: channel 0).
+
+    Returns
+    -------
+    image, peak_time
+        float32 ``(n_events, n_pixels)``: charge [p.e. if a factor is given] and peak time [ns].
+    """
+    waveforms = np.ascontiguousarray(waveforms)
+    if waveforms.ndim != 3:
+        raise ValueError(
+            f"waveforms must be (n_events, n_pixels, n_samples), got {waveforms.shape}"
+        )
+    if waveforms.dtype.kind not in "ui" or waveforms.dtype.itemsize > 2:
+        raise ValueError(f"waveforms must be ADC counts of at most 16 bits, not {waveforms.dtype}")
+    if waveforms.shape[2] > MAX_SAMPLES:
+        raise ValueError(f"at most {MAX_SAMPLES} samples per waveform, got {waveforms.shape[2]}")
+    if method not in METHODS:
+        raise ValueError(f"unknown extraction method {method!r}, use one of {sorted(METHODS)}")
+    n_events, n_pixels, _ = waveforms.shape
+    pedestal = _coefficient(pedestal_offset, n_pixels, 0.0, np.float32)
+    gain = _coefficient(factor, n_pixels, 1.0, np.float32)
+    shift = _coefficient(time_shift_ns, n_pixels, 0.0, np.float32)
+    broken = _coefficient(outlier_mask, n_pixels, False, np.bool_)
+    rows = np.zeros(n_events, np.int64) if rows is None else np.asarray(rows, np.int64)
+    if rows.shape != (n_events,) or (n_events and not 0 <= rows.min() <= rows.max() < len(gain)):
+        raise ValueError("rows must give a valid coefficient row for every event")
+    channels = (
+        np.zeros((0, 0), np.int64) if gain_channel is None else np.asarray(gain_channel, np.int64)
+    )
+    corr = np.ones(1) if correction is None else np.asarray(correction, np.float64)
+    image = np.empty((n_events, n_pixels), dtype=np.float32)
+    peak_time = np.empty((n_events, n_pixels), dtype=np.float32)
+    _extract_chunk(
+        waveforms,
+        rows,
+        channels,
+        pedestal,
+        gain,
+        shift,
+        broken,
+        np.asarray(neighbor_offsets, np.int32),
+        np.asarray(neighbor_indices, np.int32),
+        METHODS[method],
+        int(window_width),
+        int(window_shift),
+        int(peak_index),
+        int(local_weight),
+        corr,
+        correction is not None,
+        float(sampling_rate_ghz),
+        image,
+        peak_time,
+    )
+    return image, peak_time
