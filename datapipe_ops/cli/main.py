@@ -24,6 +24,7 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("catalog", "datapipe_ops.cli.catalog", "app"),
     ("dataset", "datapipe_ops.cli.dataset", "app"),
     ("simulate", "datapipe_ops.cli.simulate", "app"),
+    ("dl0-to-dl1", "datapipe_ops.cli.dl0_to_dl1", "dl0_to_dl1"),
 ]
 
 app = typer.Typer(

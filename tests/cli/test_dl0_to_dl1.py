@@ -1,0 +1,196 @@
+"""`datapipe dl0-to-dl1` through the real entry point: success, and bad input failing cleanly."""
+
+from __future__ import annotations
+
+import shutil
+
+import h5py
+import pytest
+from astropy.table import vstack
+from astropy.time import Time
+
+from datapipe_ops.cli.main import main
+from datapipe_ops.io import layout
+
+
+@pytest.fixture(scope="module")
+def run_files(tmp_path_factory):
+    """A small simulated DL0 run and its coefficients (read-only: copy before changing)."""
+    from datapipe_ops.config import load_config
+    from datapipe_ops.resources import include_dir
+    from datapipe_ops.simulation.config import SimulationConfig
+    from datapipe_ops.simulation.production import file_seed, simulate_run
+
+    config = load_config(include_dir() / "config/simulation/demo.yaml", SimulationConfig)
+    component = config.component("gamma_diffuse")
+    output = tmp_path_factory.mktemp("dl0") / "run.dl0.h5"
+    simulate_run(
+        config,
+        component,
+        output,
+        file_seed(1, component.name, 0),
+        77,
+        n_showers=300,
+        show_progress=False,
+    )
+    return output, output.with_name("run.coefficients.h5")
+
+
+@pytest.fixture
+def work(run_files, tmp_path, monkeypatch):
+    """Copies of the run in a fresh directory, with a private catalog."""
+    monkeypatch.setenv("DATAPIPE_CATALOG_URL", f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    dl0 = shutil.copy(run_files[0], tmp_path / "run.dl0.h5")
+    coefficients = shutil.copy(run_files[1], tmp_path / "run.coefficients.h5")
+    return tmp_path, dl0, coefficients
+
+
+def run(capsys, *args):
+    code = main(["dl0-to-dl1", *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_failure(code, err, *words):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("datapipe: error: "), err
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def test_success_with_default_coefficients(work, capsys):
+    directory, dl0, _ = work
+    code, out, err = run(capsys, "--input", dl0, "--output", directory / "run.dl1.h5", "-q")
+    assert code == 0, err
+    assert "telescope events" in out and "catalog id" in out
+    assert (directory / "run.dl1.h5").is_file()
+    assert (directory / "catalog.sqlite").is_file()
+
+
+def test_no_register_and_config_file(work, capsys):
+    directory, dl0, coefficients = work
+    config = directory / "c.yaml"
+    config.write_text("write_images: true\nextraction: {window_width: 5}\n")
+    code, out, err = run(
+        capsys,
+        "-i",
+        dl0,
+        "-o",
+        directory / "out.h5",
+        "--coefficients",
+        coefficients,
+        "--config",
+        config,
+        "--chunk-size",
+        "3",
+        "--no-register",
+        "-q",
+    )
+    assert code == 0, err
+    assert "catalog id" not in out
+    assert not (directory / "catalog.sqlite").exists()
+    with h5py.File(directory / "out.h5") as h5:
+        assert layout.tel_path(layout.DL1_IMAGES, 1) in h5
+
+
+def test_truncated_dl0(work, capsys):
+    directory, dl0, coefficients = work
+    data = dl0.read_bytes()
+    dl0.write_bytes(data[: len(data) // 2])
+    out = directory / "out.h5"
+    code, _, err = run(capsys, "-i", dl0, "-o", out, "--coefficients", coefficients, "-q")
+    assert_one_line_failure(code, err, str(dl0), "truncated")
+    assert not out.exists()
+    assert sorted(p.name for p in directory.iterdir()) == sorted(
+        ["run.dl0.h5", "run.coefficients.h5"]
+    )  # no temporary file left behind either
+
+
+def test_truncated_waveforms_inside_a_readable_file(work, capsys):
+    """The HDF5 header is intact but a waveform chunk is garbage: still one line, no output."""
+    directory, dl0, coefficients = work
+    with h5py.File(dl0, "r") as h5:
+        dset = h5[layout.tel_path(layout.WAVEFORMS, 1)]
+        offset = dset.id.get_chunk_info(0).byte_offset
+    with open(dl0, "r+b") as f:
+        f.seek(offset)
+        f.write(b"\x00" * 64)
+    out = directory / "out.h5"
+    code, _, err = run(capsys, "-i", dl0, "-o", out, "--coefficients", coefficients, "-q")
+    assert_one_line_failure(code, err, str(dl0))
+    assert not out.exists()
+
+
+def test_wrong_schema_version(work, capsys):
+    directory, dl0, coefficients = work
+    with h5py.File(dl0, "r+") as h5:
+        h5.attrs["schema_version"] = "9.0"
+    out = directory / "out.h5"
+    code, _, err = run(capsys, "-i", dl0, "-o", out, "--coefficients", coefficients, "-q")
+    assert_one_line_failure(code, err, str(dl0), "schema version 9.0")
+    assert not out.exists()
+
+
+def test_wrong_level(work, capsys):
+    directory, _, coefficients = work
+    code, _, err = run(
+        capsys, "-i", coefficients, "-o", directory / "o.h5", "--coefficients", coefficients, "-q"
+    )
+    assert_one_line_failure(code, err, "CALIBRATION product, expected DL0")
+
+
+def test_missing_coefficients(work, capsys):
+    directory, dl0, coefficients = work
+    coefficients.unlink()
+    out = directory / "out.h5"
+    code, _, err = run(capsys, "-i", dl0, "-o", out, "-q")
+    assert_one_line_failure(code, err, str(coefficients), "does not exist")
+    assert not out.exists()
+
+
+def test_coefficients_missing_a_telescope(work, capsys):
+    directory, dl0, coefficients = work
+    with h5py.File(coefficients, "r+") as h5:
+        del h5[layout.tel_path(layout.COEFFICIENTS, 2)]
+    code, _, err = run(capsys, "-i", dl0, "-o", directory / "o.h5", "-q")
+    assert_one_line_failure(code, err, "telescope 2")
+
+
+def test_coefficients_out_of_validity_keep_existing_output(work, capsys):
+    from datapipe_ops.io import ProductWriter, open_product
+    from datapipe_ops.io.coefficients import read_coefficients, write_coefficients
+
+    directory, dl0, coefficients = work
+    with open_product(coefficients) as h5:
+        tables = {t: read_coefficients(h5, t) for t in layout.tel_ids_in(h5, layout.COEFFICIENTS)}
+    late = directory / "late.coefficients.h5"
+    with ProductWriter(late, "CALIBRATION", stage="test") as writer:
+        for tel_id, (table, until) in tables.items():
+            shifted = vstack([table])
+            shifted["time"] = Time(table["time"].mjd + 1.0, format="mjd", scale="tai")
+            write_coefficients(writer, tel_id, shifted, Time(until.mjd + 1.0, format="mjd"))
+    out = directory / "out.h5"
+    out.write_bytes(b"an earlier product")
+    code, _, err = run(capsys, "-i", dl0, "-o", out, "--coefficients", late, "-q")
+    assert_one_line_failure(code, err, "obs_id 77", "no valid calibration coefficients", "2025-")
+    assert out.read_bytes() == b"an earlier product"
+
+
+def test_bad_config(work, capsys):
+    directory, dl0, _ = work
+    config = directory / "c.yaml"
+    config.write_text("cleaning: {picture_threshold_pe: -1}\n")
+    code, _, err = run(capsys, "-i", dl0, "-o", directory / "o.h5", "-c", config, "-q")
+    assert_one_line_failure(code, err, str(config), "boundary")
+
+
+def test_rerun_gives_byte_identical_parameters(work, capsys):
+    directory, dl0, _ = work
+    outputs = [directory / "a.h5", directory / "b.h5"]
+    for out in outputs:
+        assert run(capsys, "-i", dl0, "-o", out, "--no-register", "-q")[0] == 0
+    with h5py.File(outputs[0]) as a, h5py.File(outputs[1]) as b:
+        for tel_id in layout.tel_ids_in(a, layout.DL1_PARAMETERS):
+            path = layout.tel_path(layout.DL1_PARAMETERS, tel_id)
+            assert a[path][()].tobytes() == b[path][()].tobytes()
