@@ -240,7 +240,13 @@ def simulate_observation(
         ProductWriter(truth_path, "TRUTH", stage="simulate observation", config=config) as truth,
     ):
         write_instrument(dl0, array)
-        events = EventWriter(dl0=dl0, truth=truth, array=array, obs_id=config.obs_id)
+        events = EventWriter(
+            dl0=dl0,
+            truth=truth,
+            array=array,
+            obs_id=config.obs_id,
+            compression=config.waveform_compression,
+        )
         with progress_bar(f"observe {name}", len(slices), show_progress) as advance:
             for k, (t0, t1) in enumerate(slices):
                 rng = np.random.default_rng(child_seed(seed_sequence, 1, k))

@@ -183,7 +183,13 @@ def simulate_run(
             layout.SIMULATION_RUN,
             run_table(obs_id, component, config, n_showers, site.height_m, start, stop),
         )
-        events = EventWriter(dl0=writer, truth=writer, array=array, obs_id=obs_id)
+        events = EventWriter(
+            dl0=writer,
+            truth=writer,
+            array=array,
+            obs_id=obs_id,
+            compression=config.waveform_compression,
+        )
         with progress_bar(f"simulate {output.name}", n_showers, show_progress) as advance:
             for batch, first in enumerate(range(0, n_showers, config.chunk_size)):
                 size = min(config.chunk_size, n_showers - first)

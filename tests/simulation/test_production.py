@@ -173,3 +173,22 @@ def test_a_production_file_equals_the_single_run(tmp_path):
     b = _science(tmp_path / "single.dl0.h5")
     for name in SCIENCE:
         assert a[name].tobytes() == b[name].tobytes(), name
+
+
+@pytest.mark.parametrize("compression", ["szip", "none"])
+def test_waveform_compression_changes_the_file_not_the_data(tmp_path, compression):
+    config = small_config(chunk_size=50)
+    component = config.particles[0].model_copy(update={"n_showers": 100})
+    paths = {}
+    for name in ("lzf", compression):
+        settings = config.model_copy(update={"waveform_compression": name})
+        paths[name] = tmp_path / f"{name}.dl0.h5"
+        simulate_run(
+            settings, component, paths[name], file_seed(1, "gamma", 0), 11, show_progress=False
+        )
+    reference, other = _science(paths["lzf"]), _science(paths[compression])
+    for name in SCIENCE:
+        assert reference[name].tobytes() == other[name].tobytes(), name
+    with h5py.File(paths[compression]) as h5:
+        dataset = h5[layout.tel_path(layout.WAVEFORMS, 1)]
+        assert dataset.compression == (None if compression == "none" else compression)
