@@ -42,8 +42,14 @@ env: $(STAMP)
 lock: $(UV)
 	$(UV) lock --python $(PYTHON)
 
+DEMO_ROOT ?= $(CURDIR)/var/demo
 demo: $(STAMP)
-	@$(VENV)/bin/python -m datapipe_ops.demo
+	@export DATAPIPE_DATA_ROOT=$(DEMO_ROOT); set -e; dp=$(VENV)/bin/datapipe; \
+	$$dp simulate production -c include/config/simulation/demo.yaml -o $(DEMO_ROOT)/dl0/demo; \
+	for f in $(DEMO_ROOT)/dl0/demo/*.dl0.h5; do \
+	  $$dp dl0-to-dl1 -i $$f -o $(DEMO_ROOT)/dl1/demo/$$(basename $${f%.dl0.h5}).dl1.h5; done; \
+	$$dp catalog list; \
+	echo "products under $(DEMO_ROOT); catalog $(DEMO_ROOT)/catalog.sqlite"
 
 test: $(STAMP)
 	@.ci/ensure-postgres
