@@ -37,8 +37,8 @@ class Atmosphere(StageConfig):
 class ShowerPhysics(StageConfig):
     """The numbers of the shower and Cherenkov-light model (docs/simulation.md cites each)."""
 
-    radiation_length_g_cm2: PositiveFloat = 36.7
-    critical_energy_mev: PositiveFloat = 85.0
+    radiation_length_g_cm2: PositiveFloat = 36.62
+    critical_energy_mev: PositiveFloat = 87.92
     profile_width_factor: PositiveFloat = 0.5
     photon_density_per_m2_tev: PositiveFloat = 100.0
     light_pool_radius_m: PositiveFloat = 120.0

@@ -264,23 +264,26 @@ def simulate_observation(
                         cone = (0.0, 0.0)
                     else:
                         offset, angle, cone = 0.0, 0.0, (0.0, sp.viewcone_deg)
-                    showers = sample_showers(
-                        rng,
-                        n,
-                        sp.particle,
-                        (0.0, 0.0, 0.0),
-                        sp.max_scatter_m,
-                        basis,
-                        config.physics,
-                        viewcone_deg=cone,
-                        offset_deg=offset,
-                        offset_angle_deg=angle,
-                        energy_tev=sp.spectrum.sample(rng, n),
-                    )
-                    times = np.sort(rng.uniform(t0, t1, n))
-                    result = simulate_batch(rng, showers, array, config, basis)
-                    triggered[sp.label] += len(result)
-                    parts.append((sp, showers, result, times))
+                    # batches of chunk_size showers keep the memory bounded
+                    for first in range(0, n, config.chunk_size):
+                        size = min(config.chunk_size, n - first)
+                        showers = sample_showers(
+                            rng,
+                            size,
+                            sp.particle,
+                            (0.0, 0.0, 0.0),
+                            sp.max_scatter_m,
+                            basis,
+                            config.physics,
+                            viewcone_deg=cone,
+                            offset_deg=offset,
+                            offset_angle_deg=angle,
+                            energy_tev=sp.spectrum.sample(rng, size),
+                        )
+                        times = rng.uniform(t0, t1, size)
+                        result = simulate_batch(rng, showers, array, config, basis)
+                        triggered[sp.label] += len(result)
+                        parts.append((sp, showers, result, times))
                 times, tels, telescopes, showers_table, _ = _merge(parts, array, rng)
                 first_id = events.n_events + 1
                 event_id = np.arange(first_id, first_id + times.size, dtype=np.int64)

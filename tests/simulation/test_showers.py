@@ -101,7 +101,9 @@ def test_x_max_grows_by_one_radiation_length_per_e_folding():
     elongation = np.diff(means) / np.log(10.0)
     np.testing.assert_allclose(elongation, PHYSICS.radiation_length_g_cm2, rtol=0.05)
     # Heitler/Greisen: X0 (ln(E/Ec) - 0.5) at 1 TeV ~ 325 g/cm2
-    assert means[1] == pytest.approx(36.7 * (np.log(1e6 / 85.0) - 0.5), rel=0.03)
+    x0, e_c = PHYSICS.radiation_length_g_cm2, PHYSICS.critical_energy_mev
+    assert means[1] == pytest.approx(x0 * (np.log(1e6 / e_c) - 0.5), rel=0.03)
+    assert 300 < means[1] < 340
 
 
 def test_light_pool_radius_is_the_literature_value_for_the_reference_shower():
