@@ -227,6 +227,28 @@ def _integrate(raw, pedestal, peaks, width, shift, sampling_rate_ghz, charges, t
 
 
 @njit(cache=True)
+def _integrate_calibrated(scratch, peaks, width, shift, sampling_rate_ghz, charges, times):
+    """As :func:`_integrate`, on waveforms already calibrated (``scratch``, float32)."""
+    n_samples = scratch.shape[1]
+    for p in range(peaks.shape[0]):
+        peak = peaks[p]
+        start = max(peak - shift, 0)
+        stop = min(peak - shift + width, n_samples)
+        total = 0.0
+        numerator = 0.0
+        denominator = 0.0
+        for s in range(start, stop):
+            value = np.float64(scratch[p, s])
+            total += value
+            positive = max(value, 0.0)  # branch-free; adding +/-0.0 changes no sum
+            numerator += positive * s
+            denominator += positive
+        time = np.float32(numerator / denominator) if denominator > 0 else np.float32(peak)
+        charges[p] = np.float32(total)
+        times[p] = np.float32(np.float64(time) / sampling_rate_ghz)
+
+
+@njit(cache=True)
 def _interpolate_broken(values, broken, offsets, indices, replaced):
     """Replace broken pixels by the float32 mean of their unbroken neighbours (0 if none)."""
     n_pixels = values.shape[0]
@@ -309,11 +331,13 @@ def _extract_chunk(
         if neighbor_peak:
             _calibrated_waveforms(raw, event_pedestal, scratch)
             _neighbor_peaks(scratch, weight, table, summed, peaks)
-        elif method == 1:
-            _local_peaks(raw, peaks)
+            _integrate_calibrated(scratch, peaks, width, shift, sampling_rate_ghz, charges, times)
         else:
-            peaks[:] = fixed_peak
-        _integrate(raw, event_pedestal, peaks, width, shift, sampling_rate_ghz, charges, times)
+            if method == 1:
+                _local_peaks(raw, peaks)
+            else:
+                peaks[:] = fixed_peak
+            _integrate(raw, event_pedestal, peaks, width, shift, sampling_rate_ghz, charges, times)
         for p in range(n_pixels):
             ch = channel[p]
             charge = charges[p]

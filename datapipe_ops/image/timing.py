@@ -60,6 +60,57 @@ def _rss(x, y, members, n_members, slope, intercept):
 
 
 @njit(cache=True)
+def _kth_smallest(values, n, k):
+    """The k-th smallest (0-based) of ``values[:n]``, reordering them (quickselect)."""
+    low, high = 0, n - 1
+    while low < high:
+        pivot = values[(low + high) // 2]
+        i, j = low, high
+        while i <= j:
+            while values[i] < pivot:
+                i += 1
+            while values[j] > pivot:
+                j -= 1
+            if i <= j:
+                values[i], values[j] = values[j], values[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            high = j
+        elif k >= i:
+            low = i
+        else:
+            return values[k]
+    return values[k]
+
+
+@njit(cache=True)
+def _trimmed_members(squared, n, k, work, members):
+    """Indices of the k points with the smallest squared residuals, in index order.
+
+    The set is what ctapipe's ``np.argsort(squared)[:k]`` selects (only an exact tie at the
+    k-th value may be broken differently); found in linear time, without allocating.
+    """
+    for i in range(n):
+        work[i] = squared[i]
+    threshold = _kth_smallest(work, n, k - 1)
+    m = 0
+    for i in range(n):
+        if squared[i] < threshold:
+            members[m] = i
+            m += 1
+    below = m
+    for i in range(n):
+        if m == k:
+            break
+        if squared[i] == threshold:
+            members[m] = i
+            m += 1
+    if below and m > below:  # the values at the threshold were appended: back to index order
+        members[:m].sort()
+
+
+@njit(cache=True)
 def lts_line_fit(x, y, rng, samples=LTS_SAMPLES):
     """Least Trimmed Squares straight line ``y = slope * x + intercept``.
 
@@ -67,22 +118,19 @@ def lts_line_fit(x, y, rng, samples=LTS_SAMPLES):
     or no start converges to a solvable fit.
     """
     n_all = x.shape[0]
-    finite = np.empty(n_all, dtype=np.int64)
+    work = np.empty((4, n_all), dtype=np.float64)
+    xs, ys, squared, scratch = work[0], work[1], work[2], work[3]
+    indices = np.empty(n_all + 2, dtype=np.int64)
+    members, pair = indices[:n_all], indices[n_all:]
     n = 0
     for i in range(n_all):
         if math.isfinite(x[i]) and math.isfinite(y[i]):
-            finite[n] = i
+            xs[n] = x[i]
+            ys[n] = y[i]
             n += 1
     if n < 2:
         return np.nan, np.nan
-    xs = np.empty(n, dtype=np.float64)
-    ys = np.empty(n, dtype=np.float64)
-    for k in range(n):
-        xs[k] = x[finite[k]]
-        ys[k] = y[finite[k]]
     sample_size = np.int64(LTS_RELATIVE_SAMPLE_SIZE * n)
-    pair = np.empty(2, dtype=np.int64)
-    squared = np.empty(n, dtype=np.float64)
     best_slope = np.nan
     best_intercept = np.nan
     best_error = np.inf
@@ -101,7 +149,7 @@ def lts_line_fit(x, y, rng, samples=LTS_SAMPLES):
             for k in range(n):
                 r = ys[k] - (xs[k] * slope + intercept)
                 squared[k] = r * r
-            members = np.argsort(squared)
+            _trimmed_members(squared, n, sample_size, scratch, members)
             slope, intercept = _line_fit(xs, ys, members, sample_size)
             last_error = error
             error = _rss(xs, ys, members, sample_size, slope, intercept)

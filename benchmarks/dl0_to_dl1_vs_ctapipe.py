@@ -1,0 +1,356 @@
+"""DL0→DL1 speed against ctapipe 0.32, waveform bandwidth, and memory for growing files.
+
+Run: ``.venv/bin/python benchmarks/dl0_to_dl1_vs_ctapipe.py [--showers 6000] [--json out.json]``
+
+One core for everything (NUMBA_NUM_THREADS = OMP_NUM_THREADS = 1, set below before any import).
+Times are CPU times of this process (``time.process_time``), the best of a few repetitions, so
+other work on a shared machine disturbs them less than wall-clock times.
+
+1. **Compute, in memory** — the same simulated DL0 waveforms (LSTCam and NectarCam telescopes of
+   the demo subarray) through this stage's kernels (calibration + extraction, cleaning, all
+   image parameters) and through ctapipe's ``CameraCalibrator`` → ``ImageProcessor`` (the
+   extractor → tailcuts → hillas / leakage / concentration / timing / morphology / statistics
+   chain), event by event as ctapipe runs. Telescope events per second and the ratio.
+2. **Bandwidth** — waveform bytes per second read by the extraction kernel and by the whole
+   chain, against ``np.copyto`` of the same uint16 array into a preallocated one (the memory
+   bound of anything that reads the waveforms once).
+3. **Whole stage, from file** — ``dl0_to_dl1`` on the DL0 file (HDF5 reading and
+   decompression, writing, provenance), against reading the same waveforms with h5py plus the
+   ctapipe chain.
+4. **Peak memory** — ``dl0_to_dl1`` in a subprocess on a file and on one 3 times larger, with
+   the same chunk size: the peak resident set (``ru_maxrss``) must stay flat.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _variable in (
+    "NUMBA_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+):
+    os.environ[_variable] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
+
+from datapipe_ops.calib.config import DL0ToDL1Config  # noqa: E402
+from datapipe_ops.calib.stage import _plan, dl0_to_dl1, process_chunk  # noqa: E402
+from datapipe_ops.io import layout, open_product  # noqa: E402
+from datapipe_ops.io.instrument import read_subarray  # noqa: E402
+
+CHUNK = 250
+
+
+def simulate(path: Path, n_showers: int, seed: int = 1) -> tuple[Path, Path]:
+    """A gamma run of the demo production (LST + 3 MST) and its coefficients."""
+    from datapipe_ops.config import load_config
+    from datapipe_ops.resources import include_dir
+    from datapipe_ops.simulation.config import SimulationConfig
+    from datapipe_ops.simulation.production import file_seed, simulate_run
+
+    config = load_config(include_dir() / "config/simulation/demo.yaml", SimulationConfig)
+    component = config.component("gamma_diffuse")
+    simulate_run(
+        config,
+        component,
+        path,
+        file_seed(seed, component.name, 0),
+        1001,
+        n_showers=n_showers,
+        show_progress=False,
+    )
+    return path, path.with_name(path.name.replace(".dl0.h5", ".coefficients.h5"))
+
+
+def best_cpu_time(work, repeats: int = 3) -> float:
+    """Smallest CPU time of ``work()`` over ``repeats`` runs."""
+    best = np.inf
+    for _ in range(repeats):
+        start = time.process_time()
+        work()
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def telescope_groups(dl0: Path) -> dict[str, list[int]]:
+    """Telescope ids with waveforms, by camera name."""
+    with open_product(dl0) as h5:
+        subarray = read_subarray(h5)
+        groups: dict[str, list[int]] = {}
+        for tel_id in layout.tel_ids_in(h5, layout.WAVEFORMS):
+            groups.setdefault(subarray.telescopes[tel_id].camera.name, []).append(tel_id)
+    return groups
+
+
+def _reference_chain(subarray, tel_id: int, plan):
+    """ctapipe's chain for one telescope, with the stage's cleaning settings."""
+    from datapipe_ops.image.reference import ReferenceChain, ReferenceSettings, ctapipe_subarray
+
+    telescope = subarray.telescopes[tel_id]
+    cleaning = plan.cleaning
+    settings = ReferenceSettings(
+        picture_threshold=cleaning.picture_threshold_pe,
+        boundary_threshold=cleaning.boundary_threshold_pe,
+        min_picture_neighbors=cleaning.min_picture_neighbors,
+    )
+    camera = telescope.camera
+    focal = telescope.optics.effective_focal_length_m
+    return ReferenceChain(
+        ctapipe_subarray({tel_id: (camera.geometry, camera.readout, focal)}), settings
+    )
+
+
+def compute_benchmark(dl0: Path, coefficients: Path, n_reference: int) -> dict[str, dict]:
+    """Sections 1 and 2: ours vs ctapipe on in-memory waveforms, bandwidth vs a copy."""
+    from datapipe_ops.calib.extraction import extract_images
+
+    config = DL0ToDL1Config()
+    results = {}
+    with open_product(dl0) as h5, open_product(coefficients) as cal:
+        subarray = read_subarray(h5)
+        for camera, tel_ids in telescope_groups(dl0).items():
+            plans = {t: _plan(t, subarray, cal, config) for t in tel_ids}
+            data = {t: h5[layout.tel_path(layout.WAVEFORMS, t)][()] for t in tel_ids}
+
+            def ours(plans=plans, data=data) -> None:
+                for tel_id, waveforms in data.items():
+                    rng = np.random.default_rng(0)
+                    rows = np.zeros(len(waveforms), np.int64)
+                    for start in range(0, len(waveforms), CHUNK):
+                        stop = start + CHUNK
+                        process_chunk(waveforms[start:stop], rows[start:stop], plans[tel_id], rng)
+
+            def extraction_only(plans=plans, data=data) -> None:
+                for tel_id, waveforms in data.items():
+                    plan = plans[tel_id]
+                    geometry, ext, series = plan.geometry, plan.extraction, plan.coefficients
+                    for start in range(0, len(waveforms), CHUNK):
+                        extract_images(
+                            waveforms[start : start + CHUNK],
+                            geometry.neighbor_offsets,
+                            geometry.neighbor_indices,
+                            plan.sampling_rate_ghz,
+                            method=ext.method,
+                            window_width=ext.window_width,
+                            window_shift=ext.window_shift,
+                            correction=plan.correction,
+                            pedestal_offset=series.pedestal_offset,
+                            factor=series.factor,
+                            time_shift_ns=series.time_shift_ns,
+                            outlier_mask=series.outlier_mask,
+                        )
+
+            copies = {t: np.empty_like(w) for t, w in data.items()}
+
+            def copy(data=data, copies=copies) -> None:
+                for tel_id, waveforms in data.items():
+                    np.copyto(copies[tel_id], waveforms)
+
+            ours()  # compile / warm up
+            t_ours = best_cpu_time(ours)
+            t_extract = best_cpu_time(extraction_only)
+            t_copy = best_cpu_time(copy, 5)
+
+            # ctapipe on the first n_reference events, spread over the camera's telescopes
+            t_ref, n_ref = 0.0, 0
+            share = max(1, n_reference // len(tel_ids))
+            for tel_id, waveforms in data.items():
+                series = plans[tel_id].coefficients
+                row = {
+                    "pedestal_offset": series.pedestal_offset[0],
+                    "factor": series.factor[0],
+                    "time_shift": series.time_shift_ns[0],
+                    "outlier_mask": series.outlier_mask[0],
+                }
+                chain = _reference_chain(subarray, tel_id, plans[tel_id])
+                chain.process(tel_id, waveforms[:2], row)  # warm up ctapipe's numba functions
+                subset = waveforms[:share]
+                t_ref += best_cpu_time(
+                    lambda c=chain, s=subset, r=row, t=tel_id: c.process(t, s, r), 1
+                )
+                n_ref += len(subset)
+
+            n = sum(len(w) for w in data.values())
+            nbytes = sum(w.nbytes for w in data.values())
+            first = next(iter(data.values()))
+            results[camera] = {
+                "n_telescope_events": n,
+                "n_pixels": int(first.shape[1]),
+                "n_samples": int(first.shape[2]),
+                "ours_events_per_s": n / t_ours,
+                "ctapipe_events_per_s": n_ref / t_ref,
+                "ctapipe_events_timed": n_ref,
+                "ratio": (n / t_ours) / (n_ref / t_ref),
+                "ours_us_per_event": 1e6 * t_ours / n,
+                "extraction_us_per_event": 1e6 * t_extract / n,
+                "ctapipe_ms_per_event": 1e3 * t_ref / n_ref,
+                "copy_gb_per_s": nbytes / t_copy / 1e9,
+                "extraction_gb_per_s": nbytes / t_extract / 1e9,
+                "chain_gb_per_s": nbytes / t_ours / 1e9,
+                "extraction_share_of_copy": t_copy / t_extract,
+                "chain_share_of_copy": t_copy / t_ours,
+            }
+    return results
+
+
+def stage_benchmark(dl0: Path, coefficients: Path, n_reference: int, ref_ms: dict) -> dict:
+    """Section 3: the whole stage from the file, vs h5py reading + ctapipe's chain."""
+    groups = telescope_groups(dl0)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.dl1.h5"
+        dl0_to_dl1(dl0, out, coefficients, register=False)  # warm up
+        t_stage = best_cpu_time(lambda: dl0_to_dl1(dl0, out, coefficients, register=False), 2)
+    with h5py.File(dl0) as h5:
+        waves = [h5[layout.tel_path(layout.WAVEFORMS, t)] for ids in groups.values() for t in ids]
+        t_read = best_cpu_time(lambda: [w[()] for w in waves], 2)
+        n_by_camera = {
+            camera: sum(h5[layout.tel_path(layout.WAVEFORMS, t)].shape[0] for t in ids)
+            for camera, ids in groups.items()
+        }
+        compression = waves[0].compression, waves[0].shuffle
+    n_total = sum(n_by_camera.values())
+    t_ctapipe = t_read + sum(1e-3 * ref_ms[c] * n for c, n in n_by_camera.items())
+    return {
+        "n_telescope_events": n_total,
+        "stage_events_per_s": n_total / t_stage,
+        "ctapipe_from_file_events_per_s": n_total / t_ctapipe,
+        "ratio": t_ctapipe / t_stage,
+        "hdf5_read_us_per_event": 1e6 * t_read / n_total,
+        "stage_us_per_event": 1e6 * t_stage / n_total,
+        "read_share_of_stage": t_read / t_stage,
+        "waveform_compression": f"{compression[0]}{'+shuffle' if compression[1] else ''}",
+    }
+
+
+MEMORY_PROBE = """
+import os, resource, sys
+os.environ["NUMBA_NUM_THREADS"] = "1"
+from datapipe_ops.calib.config import DL0ToDL1Config
+from datapipe_ops.calib.stage import dl0_to_dl1
+dl0_to_dl1(sys.argv[1], sys.argv[2], sys.argv[3], DL0ToDL1Config(chunk_size=int(sys.argv[4])),
+           register=False)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def peak_rss_mib(dl0: Path, coefficients: Path, chunk: int) -> float:
+    """Peak resident memory [MiB] of the stage on ``dl0`` in a fresh process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                MEMORY_PROBE,
+                str(dl0),
+                str(Path(tmp) / "o.h5"),
+                str(coefficients),
+                str(chunk),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    return int(result.stdout.split()[-1]) / 1024
+
+
+def waveform_mib(dl0: Path) -> float:
+    with h5py.File(dl0) as h5:
+        return (
+            sum(
+                h5[layout.tel_path(layout.WAVEFORMS, t)].nbytes
+                for t in layout.tel_ids_in(h5, layout.WAVEFORMS)
+            )
+            / 2**20
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--showers", type=int, default=6000, help="showers of the main run")
+    parser.add_argument(
+        "--reference-events",
+        type=int,
+        default=150,
+        help="telescope events per camera run through ctapipe (it is slow)",
+    )
+    parser.add_argument("--memory-chunk", type=int, default=16, help="chunk size, memory test")
+    parser.add_argument("--workdir", type=Path, default=None, help="keep the files here")
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.workdir or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        dl0, coefficients = simulate(work / "bench.dl0.h5", args.showers)
+        small, small_coefficients = simulate(work / "small.dl0.h5", args.showers // 3, seed=2)
+
+        compute = compute_benchmark(dl0, coefficients, args.reference_events)
+        print("1-2. compute on in-memory waveforms, one core (CPU time)")
+        header = (
+            f"{'camera':10s} {'tel.ev':>7s} {'ours ev/s':>10s} {'ctapipe ev/s':>12s} "
+            f"{'ratio':>6s} {'extract GB/s':>12s} {'chain GB/s':>10s} {'copy GB/s':>9s}"
+        )
+        print(header)
+        for camera, r in compute.items():
+            print(
+                f"{camera:10s} {r['n_telescope_events']:7d} {r['ours_events_per_s']:10.0f} "
+                f"{r['ctapipe_events_per_s']:12.1f} {r['ratio']:6.1f} "
+                f"{r['extraction_gb_per_s']:12.2f} {r['chain_gb_per_s']:10.2f} "
+                f"{r['copy_gb_per_s']:9.2f}"
+            )
+            print(
+                f"{'':10s} extraction reads waveforms at {r['extraction_share_of_copy']:.0%} "
+                f"of the copy bandwidth, the whole chain at {r['chain_share_of_copy']:.0%}"
+            )
+
+        ref_ms = {c: r["ctapipe_ms_per_event"] for c, r in compute.items()}
+        stage = stage_benchmark(dl0, coefficients, args.reference_events, ref_ms)
+        print("\n3. whole stage from the DL0 file (HDF5 read + decompression included)")
+        print(
+            f"stage {stage['stage_events_per_s']:.0f} tel.ev/s, h5py read + ctapipe "
+            f"{stage['ctapipe_from_file_events_per_s']:.0f} tel.ev/s, ratio "
+            f"{stage['ratio']:.1f}; reading {stage['waveform_compression']} waveforms costs "
+            f"{stage['hdf5_read_us_per_event']:.0f} us/tel.ev = "
+            f"{stage['read_share_of_stage']:.0%} of the stage"
+        )
+
+        memory = {}
+        for name, (path, coeff) in {
+            "small": (small, small_coefficients),
+            "large": (dl0, coefficients),
+        }.items():
+            memory[name] = {
+                "waveform_mib": waveform_mib(path),
+                "peak_rss_mib": peak_rss_mib(path, coeff, args.memory_chunk),
+            }
+        print(f"\n4. peak memory, chunk size {args.memory_chunk}")
+        for name, m in memory.items():
+            print(
+                f"{name:6s} waveforms {m['waveform_mib']:7.1f} MiB  peak RSS "
+                f"{m['peak_rss_mib']:7.1f} MiB"
+            )
+        growth = memory["large"]["peak_rss_mib"] - memory["small"]["peak_rss_mib"]
+        data_growth = memory["large"]["waveform_mib"] - memory["small"]["waveform_mib"]
+        print(
+            f"peak RSS grew by {growth:.1f} MiB while the waveforms grew by {data_growth:.1f} MiB"
+        )
+
+        if args.json:
+            args.json.write_text(
+                json.dumps({"compute": compute, "stage": stage, "memory": memory}, indent=2)
+            )
+
+
+if __name__ == "__main__":
+    main()
