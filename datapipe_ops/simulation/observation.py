@@ -34,10 +34,18 @@ from astropy.coordinates import SkyCoord
 from astropy.table import QTable, vstack
 from astropy.time import Time
 
-from datapipe_ops.bdms.manifest import add_to_manifest, start_manifest
+from datapipe_ops.bdms.manifest import (
+    add_to_manifest,
+    manifest_path,
+    read_manifest,
+    start_manifest,
+    verify_dataset,
+)
+from datapipe_ops.config import config_hash
+from datapipe_ops.errors import DataPipeError
 from datapipe_ops.instrument import load_site
 from datapipe_ops.instrument.frames import horizontal_to_telescope, icrs_to_horizontal
-from datapipe_ops.io import ProductWriter, layout
+from datapipe_ops.io import ProductWriter, layout, open_product, read_table
 from datapipe_ops.progress import progress_bar
 from datapipe_ops.simulation.config import PRIMARY_ID, ObservationConfig
 from datapipe_ops.simulation.pipeline import (
@@ -136,7 +144,8 @@ def _slices(config: ObservationConfig, duration: float) -> list[tuple[float, flo
 
 @dataclass(frozen=True)
 class ObservationSummary:
-    """What :func:`simulate_observation` wrote."""
+    """What :func:`simulate_observation` wrote (``n_tel_events`` is -1 when the observation
+    already existed and nothing was simulated)."""
 
     path: Path
     coefficients_path: Path
@@ -226,6 +235,13 @@ def simulate_observation(
     name = config.name
     dl0_path = directory / f"{name}.dl0.h5"
     truth_path = derived_path(dl0_path, "truth")
+    resolved = config.model_copy(
+        update={"seed": int(seed_sequence.entropy), "duration_s": duration}
+    )
+    digest = config_hash(resolved)
+    done = _existing(directory, digest, dl0_path, truth_path)
+    if done is not None:
+        return done
     start_manifest(directory, name, "observation", n_files_expected=2)
     coefficients = write_coefficients_file(
         derived_path(dl0_path, "coefficients"), array, config, start, stop, "simulate observation"
@@ -298,7 +314,12 @@ def simulate_observation(
         directory,
         coefficients,
         level="CALIBRATION",
-        meta={"obs_id": config.obs_id, "start": start.utc.isot, "stop": stop.utc.isot},
+        meta={
+            "obs_id": config.obs_id,
+            "start": start.utc.isot,
+            "stop": stop.utc.isot,
+            "config_hash": digest,
+        },
     )
     add_to_manifest(
         directory,
@@ -311,6 +332,7 @@ def simulate_observation(
             "stop": stop.utc.isot,
             "target": config.target.name,
             "coefficients": coefficients.name,
+            "config_hash": digest,
         },
     )
     return ObservationSummary(
@@ -320,6 +342,44 @@ def simulate_observation(
         obs_id=config.obs_id,
         n_events=events.n_events,
         n_tel_events=events.n_tel_events,
+        thrown=thrown,
+        triggered=triggered,
+    )
+
+
+def _existing(
+    directory: Path, digest: str, dl0_path: Path, truth_path: Path
+) -> ObservationSummary | None:
+    """The summary of an intact observation already made with this configuration (re-running
+    is then a no-op); None if there is none. Another configuration in the directory is refused.
+    """
+    if not manifest_path(directory).exists():
+        return None
+    manifest = read_manifest(directory)
+    if any(f.meta.get("config_hash") != digest for f in manifest.files):
+        raise DataPipeError(
+            "the dataset directory already holds an observation made with another "
+            "configuration, seed or duration; write to a new directory",
+            path=manifest_path(directory),
+        )
+    if not manifest.complete or verify_dataset(directory) or not truth_path.exists():
+        return None
+    entry = manifest.file(dl0_path.name)
+    with open_product(truth_path, level="TRUTH") as h5:
+        species = read_table(h5, layout.SIMULATION_RUN)
+        primaries = np.asarray(read_table(h5, layout.SHOWER)["true_shower_primary_id"])
+    thrown = {str(s["species"]): int(s["n_showers"]) for s in species}
+    triggered = {
+        str(s["species"]): int(np.count_nonzero(primaries == s["shower_primary_id"]))
+        for s in species
+    }
+    return ObservationSummary(
+        path=dl0_path,
+        coefficients_path=directory / entry.meta["coefficients"],
+        truth_path=truth_path,
+        obs_id=int(entry.meta["obs_id"]),
+        n_events=int(entry.n_events or 0),
+        n_tel_events=-1,
         thrown=thrown,
         triggered=triggered,
     )

@@ -8,6 +8,7 @@ import pytest
 from astropy.table import QTable, Table
 
 from datapipe_ops.bdms.manifest import read_manifest, verify_dataset
+from datapipe_ops.errors import DataPipeError
 from datapipe_ops.io import layout, open_product, read_table
 from datapipe_ops.io.coefficients import load_coefficients
 from datapipe_ops.simulation.config import ObservationConfig
@@ -124,3 +125,23 @@ def test_manifest_lists_dl0_and_coefficients_but_not_the_truth(observation):
     with open_product(observation.path) as h5:
         times = read_table(h5, layout.TRIGGER)["time"]
     load_coefficients(observation.coefficients_path, [1, 2, 3, 4], times.min(), times.max())
+
+
+def _science(path):
+    with h5py.File(path) as h5:
+        names = [layout.TRIGGER, layout.POINTING] + [
+            layout.tel_path(layout.WAVEFORMS, t) for t in (1, 2, 3, 4)
+        ]
+        return {name: h5[name][()].tobytes() for name in names}
+
+
+def test_same_seed_same_observation_rerun_is_a_no_op_other_seed_refused(tmp_path, observation):
+    again = simulate_observation(_config(), tmp_path, duration_s=DURATION, show_progress=False)
+    assert _science(again.path) == _science(observation.path)
+    assert again.triggered == observation.triggered
+    mtime = again.path.stat().st_mtime_ns
+    rerun = simulate_observation(_config(), tmp_path, duration_s=DURATION, show_progress=False)
+    assert rerun.path.stat().st_mtime_ns == mtime
+    assert rerun.thrown == observation.thrown and rerun.triggered == observation.triggered
+    with pytest.raises(DataPipeError, match="another configuration, seed or duration"):
+        simulate_observation(_config(), tmp_path, seed=4, duration_s=DURATION, show_progress=False)
