@@ -17,8 +17,9 @@ other work on a shared machine disturbs them less than wall-clock times.
 3. **Whole stage, from file** — ``dl0_to_dl1`` on the DL0 file (HDF5 reading and
    decompression, writing, provenance), against reading the same waveforms with h5py plus the
    ctapipe chain.
-4. **Peak memory** — ``dl0_to_dl1`` in a subprocess on a file and on one 3 times larger, with
-   the same chunk size: the peak resident set (``ru_maxrss``) must stay flat.
+4. **Peak memory** — ``dl0_to_dl1`` in a fresh process (after a warm-up run on the small
+   file) on a file and on one 3 times larger, with the same chunk size: the peak resident set
+   (``VmHWM``) and the peak of numpy allocations (tracemalloc) must stay flat.
 """
 
 from __future__ import annotations
@@ -174,11 +175,9 @@ def compute_benchmark(dl0: Path, coefficients: Path, n_reference: int) -> dict[s
                     "outlier_mask": series.outlier_mask[0],
                 }
                 chain = _reference_chain(subarray, tel_id, plans[tel_id])
-                chain.process(tel_id, waveforms[:2], row)  # warm up ctapipe's numba functions
+                chain.run(tel_id, waveforms[:2], row)  # warm up ctapipe's numba functions
                 subset = waveforms[:share]
-                t_ref += best_cpu_time(
-                    lambda c=chain, s=subset, r=row, t=tel_id: c.process(t, s, r), 1
-                )
+                t_ref += best_cpu_time(lambda c=chain, s=subset, r=row, t=tel_id: c.run(t, s, r), 2)
                 n_ref += len(subset)
 
             n = sum(len(w) for w in data.values())
@@ -234,34 +233,54 @@ def stage_benchmark(dl0: Path, coefficients: Path, n_reference: int, ref_ms: dic
 
 
 MEMORY_PROBE = """
-import os, resource, sys
+import os, sys, tracemalloc
 os.environ["NUMBA_NUM_THREADS"] = "1"
 from datapipe_ops.calib.config import DL0ToDL1Config
 from datapipe_ops.calib.stage import dl0_to_dl1
-dl0_to_dl1(sys.argv[1], sys.argv[2], sys.argv[3], DL0ToDL1Config(chunk_size=int(sys.argv[4])),
-           register=False)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+def peak_rss_kib():  # VmHWM: this process's own peak (ru_maxrss would include the forked parent)
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+
+warm_dl0, warm_coefficients, dl0, coefficients, out, chunk = sys.argv[1:]
+config = DL0ToDL1Config(chunk_size=int(chunk))
+dl0_to_dl1(warm_dl0, out, warm_coefficients, config, register=False)  # imports, numba cache
+before = peak_rss_kib()
+tracemalloc.start()
+dl0_to_dl1(dl0, out, coefficients, config, register=False)
+traced = tracemalloc.get_traced_memory()[1]
+print(before, peak_rss_kib(), traced)
 """
 
 
-def peak_rss_mib(dl0: Path, coefficients: Path, chunk: int) -> float:
-    """Peak resident memory [MiB] of the stage on ``dl0`` in a fresh process."""
+def peak_memory_mib(
+    warm: tuple[Path, Path], dl0: Path, coefficients: Path, chunk: int
+) -> dict[str, float]:
+    """Peak memory [MiB] of the stage on ``dl0`` in a fresh process, after a warm-up run.
+
+    ``rss_before`` / ``rss_after``: peak resident set (VmHWM) after the warm-up run and after the
+    run on ``dl0`` (imports, numba's cache and HDF5 buffers are in both); ``traced``: the peak of
+    the Python / numpy allocations during the run on ``dl0`` (tracemalloc).
+    """
     with tempfile.TemporaryDirectory() as tmp:
         result = subprocess.run(
             [
                 sys.executable,
                 "-c",
                 MEMORY_PROBE,
+                str(warm[0]),
+                str(warm[1]),
                 str(dl0),
-                str(Path(tmp) / "o.h5"),
                 str(coefficients),
+                str(Path(tmp) / "o.h5"),
                 str(chunk),
             ],
             capture_output=True,
             text=True,
             check=True,
         )
-    return int(result.stdout.split()[-1]) / 1024
+    before, after, traced = (int(v) for v in result.stdout.split()[-3:])
+    return {"rss_before": before / 1024, "rss_after": after / 1024, "traced": traced / 2**20}
 
 
 def waveform_mib(dl0: Path) -> float:
@@ -332,15 +351,16 @@ def main() -> None:
         }.items():
             memory[name] = {
                 "waveform_mib": waveform_mib(path),
-                "peak_rss_mib": peak_rss_mib(path, coeff, args.memory_chunk),
+                **peak_memory_mib((small, small_coefficients), path, coeff, args.memory_chunk),
             }
-        print(f"\n4. peak memory, chunk size {args.memory_chunk}")
+        print(f"\n4. peak memory, chunk size {args.memory_chunk} (after a warm-up run)")
         for name, m in memory.items():
             print(
                 f"{name:6s} waveforms {m['waveform_mib']:7.1f} MiB  peak RSS "
-                f"{m['peak_rss_mib']:7.1f} MiB"
+                f"{m['rss_after']:7.1f} MiB (warm-up {m['rss_before']:.1f})  peak numpy/Python "
+                f"allocations {m['traced']:6.1f} MiB"
             )
-        growth = memory["large"]["peak_rss_mib"] - memory["small"]["peak_rss_mib"]
+        growth = memory["large"]["rss_after"] - memory["small"]["rss_after"]
         data_growth = memory["large"]["waveform_mib"] - memory["small"]["waveform_mib"]
         print(
             f"peak RSS grew by {growth:.1f} MiB while the waveforms grew by {data_growth:.1f} MiB"

@@ -249,6 +249,20 @@ def _integrate_calibrated(scratch, peaks, width, shift, sampling_rate_ghz, charg
 
 
 @njit(cache=True)
+def _apply_coefficients(
+    charges, times, channel, correction, apply_correction, factor, time_shift, image, peak_time
+):
+    """Integration correction, ADC → p.e. and time offset, with ctapipe's float32 roundings."""
+    for p in range(charges.shape[0]):
+        ch = channel[p]
+        charge = charges[p]
+        if apply_correction:
+            charge = np.float32(np.float64(charge) * correction[ch])
+        image[p] = np.float32(np.float64(charge) * np.float64(factor[ch, p]))
+        peak_time[p] = np.float32(np.float64(times[p]) - np.float64(time_shift[ch, p]))
+
+
+@njit(cache=True)
 def _interpolate_broken(values, broken, offsets, indices, replaced):
     """Replace broken pixels by the float32 mean of their unbroken neighbours (0 if none)."""
     n_pixels = values.shape[0]
@@ -338,13 +352,17 @@ def _extract_chunk(
             else:
                 peaks[:] = fixed_peak
             _integrate(raw, event_pedestal, peaks, width, shift, sampling_rate_ghz, charges, times)
-        for p in range(n_pixels):
-            ch = channel[p]
-            charge = charges[p]
-            if apply_correction:
-                charge = np.float32(np.float64(charge) * correction[ch])
-            image[e, p] = np.float32(np.float64(charge) * np.float64(factor[row, ch, p]))
-            peak_time[e, p] = np.float32(np.float64(times[p]) - np.float64(time_shift[row, ch, p]))
+        _apply_coefficients(
+            charges,
+            times,
+            channel,
+            correction,
+            apply_correction,
+            factor[row],
+            time_shift[row],
+            image[e],
+            peak_time[e],
+        )
         if any_broken:
             _interpolate_broken(image[e], broken, offsets, indices, replaced)
             _interpolate_broken(peak_time[e], broken, offsets, indices, replaced)
