@@ -6,8 +6,8 @@ is per core even when other processes share the machine):
 1. **simulation** — showers → images → trigger → full uint16 waveforms (1855 pixels × 40
    samples) for every triggered LST event, in memory;
 2. **simulation + DL0 file** — the same through ``simulate_run``, writing the HDF5 product
-   (true images, tables and the waveforms, compressed with lzf — the data model's default —
-   szip, or not at all: compression is what the file costs);
+   (true images, tables and the waveforms, compressed with blosc-lz4 — the data model's default —
+   lzf, szip, or not at all: compression is what the file costs);
 3. **waveform kernel** vs **numpy reference** — the numba waveform synthesis against a plain
    numpy implementation of the same arithmetic on the same events (and a check that both give
    the same signal), the reference the issue asks ratios against.
@@ -176,7 +176,8 @@ def main() -> None:
 
     cpu, wall, n_events, tel = measure_simulation(config, args.showers)
     rate_sim = n_events / cpu
-    files = {c: measure_file(config, c, args.file_showers) for c in ("lzf", "szip", "none")}
+    compressions = ("blosc-lz4", "lzf", "szip", "none")
+    files = {c: measure_file(config, c, args.file_showers) for c in compressions}
 
     # kernel vs numpy reference on the last batch's events, both in blocks of 64 events that
     # are consumed and dropped (as when writing a file); the closure check is not timed

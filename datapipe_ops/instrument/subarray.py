@@ -24,11 +24,12 @@ from datapipe_ops.instrument.optics import (
     TelescopeDescription,
 )
 from datapipe_ops.instrument.tablecheck import as_text, column_values
+from datapipe_ops.io import layout
 
-#: HDF5 paths of the instrument tables (DESIGN §3).
-LAYOUT_PATH = "/configuration/instrument/subarray/layout"
-OPTICS_PATH = "/configuration/instrument/telescope/optics"
-CAMERA_GROUP = "/configuration/instrument/camera"
+#: HDF5 paths of the instrument tables (DESIGN §3), defined with the rest of the data model.
+LAYOUT_PATH = layout.SUBARRAY_LAYOUT
+OPTICS_PATH = layout.OPTICS
+CAMERA_GROUP = layout.CAMERA_GROUP
 
 
 def camera_geometry_path(camera: str) -> str:

@@ -6,9 +6,8 @@ import h5py
 
 from datapipe_ops.errors import InputFileError
 from datapipe_ops.instrument import SubarrayDescription
+from datapipe_ops.io.layout import INSTRUMENT_GROUP
 from datapipe_ops.io.tables import META_SUFFIX, read_table, write_table
-
-INSTRUMENT_GROUP = "/configuration/instrument"
 
 
 def write_subarray(h5file: h5py.File, subarray: SubarrayDescription) -> None:

@@ -12,11 +12,13 @@ SCHEMA_VERSION = "1.0"
 """Data-model version written into every product; a reader accepts the same major version."""
 
 # configuration
+INSTRUMENT_GROUP = "/configuration/instrument"
 SUBARRAY_LAYOUT = "/configuration/instrument/subarray/layout"
 CAMERA_GROUP = "/configuration/instrument/camera"
 OPTICS = "/configuration/instrument/telescope/optics"
 SIMULATION_RUN = "/configuration/simulation/run"
 OBSERVATION = "/configuration/observation/observation_block"
+GTI = "/configuration/observation/gti"
 
 # simulation truth
 SHOWER = "/simulation/event/subarray/shower"

@@ -83,7 +83,11 @@ class ProductWriter:
         tables.append_table(self.h5, path, table)
 
     def append_array(
-        self, path: str, array: np.ndarray, compression: str | None = "lzf", unit: str | None = None
+        self,
+        path: str,
+        array: np.ndarray,
+        compression: str = tables.DEFAULT_ARRAY_FILTER,
+        unit: str | None = None,
     ) -> None:
         """Append an n-D array along axis 0, creating it on the first call."""
         tables.append_array(self.h5, path, array, compression=compression, unit=unit)

@@ -7,6 +7,12 @@ units) and as plain ``<column>_UNIT`` attributes for people looking with h5py or
 
 Times are stored as float64 MJD in the TAI scale (as ctapipe does); the column meta says so and
 :func:`read_table` turns them back into :class:`astropy.time.Time`.
+
+Big arrays (waveforms) are compressed with one of :data:`ARRAY_FILTERS`. The default,
+``blosc-lz4`` (Blosc with LZ4 and bit-shuffling, through ``hdf5plugin``), writes at about
+1.4 GB/s and reads at about 1.8 GB/s on one core for 12-bit noisy waveforms, with a ratio of
+about 3; lzf reaches 0.26 / 0.48 GB/s at a ratio of 1.9 on the same data. Reading such files with
+plain h5py elsewhere needs ``import hdf5plugin`` first.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import h5py
+import hdf5plugin
 import numpy as np
 from astropy import units as u
 from astropy.table import QTable, Table, meta
@@ -25,6 +32,18 @@ META_SUFFIX = ".__table_column_meta__"
 TABLE_COMPRESSION = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
 TARGET_CHUNK_BYTES = 1 << 20
 _TIME_META = {"time_scale": "tai", "time_format": "mjd"}
+
+#: HDF5 filters for big arrays, by name (the ``compression`` argument of :func:`append_array`).
+ARRAY_FILTERS: dict[str, dict] = {
+    "blosc-lz4": dict(
+        hdf5plugin.Blosc(cname="lz4", clevel=5, shuffle=hdf5plugin.Blosc.BITSHUFFLE)
+    ),
+    "lzf": {"compression": "lzf", "shuffle": True},
+    "szip": {"compression": "szip", "compression_opts": ("nn", 16)},
+    "gzip": {"compression": "gzip", "compression_opts": 1, "shuffle": True},
+    "none": {},
+}
+DEFAULT_ARRAY_FILTER = "blosc-lz4"
 
 
 def _plain_columns(table: Table) -> Table:
@@ -109,10 +128,15 @@ def append_array(
     h5file: h5py.File,
     path: str,
     array: np.ndarray,
-    compression: str | None = "lzf",
+    compression: str = DEFAULT_ARRAY_FILTER,
     unit: str | None = None,
 ) -> None:
-    """Append ``array`` along axis 0 at ``path`` (e.g. waveforms [n_events, n_pix, n_samples])."""
+    """Append ``array`` along axis 0 at ``path`` (e.g. waveforms [n_events, n_pix, n_samples]).
+
+    ``compression`` names one of :data:`ARRAY_FILTERS`; it applies when the dataset is created.
+    """
+    if compression not in ARRAY_FILTERS:
+        raise ValueError(f"unknown array compression {compression!r}, use one of {ARRAY_FILTERS}")
     if path not in h5file:
         row_bytes = array.dtype.itemsize * int(np.prod(array.shape[1:], dtype=np.int64))
         dset = h5file.create_dataset(
@@ -120,9 +144,8 @@ def append_array(
             data=array,
             maxshape=(None, *array.shape[1:]),
             chunks=(_chunk_rows(row_bytes), *array.shape[1:]),
-            compression=compression,
-            shuffle=compression is not None,
             track_times=False,
+            **ARRAY_FILTERS[compression],
         )
         if unit is not None:
             dset.attrs["UNIT"] = unit

@@ -57,7 +57,6 @@ from datapipe_ops.simulation.pipeline import (
 )
 from datapipe_ops.simulation.production import child_seed, resolve_subarray
 from datapipe_ops.simulation.products import (
-    GTI,
     EventWriter,
     derived_path,
     shower_rows,
@@ -413,7 +412,7 @@ def _write_observation_tables(
     )
     gtis = [(g0, min(g1, duration)) for g0, g1 in config.good_time_intervals() if g0 < duration]
     writer.write_table(
-        GTI,
+        layout.GTI,
         QTable(
             {
                 "start": start + np.array([g[0] for g in gtis]) * u.s,

@@ -20,6 +20,7 @@ from astropy.time import Time
 
 from datapipe_ops.io import ProductWriter, layout
 from datapipe_ops.io.coefficients import coefficients_table, write_coefficients
+from datapipe_ops.io.tables import DEFAULT_ARRAY_FILTER
 from datapipe_ops.simulation.config import CommonSimulation, Histogram
 from datapipe_ops.simulation.electronics import coefficients_for
 from datapipe_ops.simulation.pipeline import ArrayModel, TelescopeEvents
@@ -28,7 +29,6 @@ from datapipe_ops.simulation.showers import ShowerBatch
 #: ctapipe's ``EventType.SUBARRAY``: a normal array-triggered event.
 EVENT_TYPE_SUBARRAY = 32
 #: Where an observation's good time intervals are written.
-GTI = "/configuration/observation/gti"
 
 
 def derived_path(output: str | Path, kind: str) -> Path:
@@ -44,11 +44,7 @@ def derived_path(output: str | Path, kind: str) -> Path:
 
 def write_instrument(writer: ProductWriter, array: ArrayModel) -> None:
     """Write the subarray description (layout, optics, cameras) into a product."""
-    try:
-        writer.write_subarray(array.subarray)
-    except ImportError:  # the io helper has not landed yet: write the instrument's own tables
-        for path, table in array.subarray.to_tables().items():
-            writer.write_table(path, table)
+    writer.write_subarray(array.subarray)
 
 
 def shower_rows(showers: ShowerBatch, obs_id: int, event_id: np.ndarray) -> QTable:
@@ -75,17 +71,15 @@ class EventWriter:
 
     Every telescope of the subarray gets its datasets even when it never triggered (empty
     tables), so readers never meet a missing path: call :meth:`finish` at the end.
-    ``compression`` is the HDF5 filter of the waveform arrays: ``lzf`` (the data model's
-    default, through :meth:`ProductWriter.append_array`), ``szip`` (Rice coding with nearest-
-    neighbour preprocessing: 1.7x smaller than lzf with shuffle and ~1.6x faster on these
-    noisy 12-bit samples), ``gzip`` or ``none``.
+    ``compression`` names the HDF5 filter of the waveform arrays, one of
+    :data:`datapipe_ops.io.tables.ARRAY_FILTERS` (default ``blosc-lz4``).
     """
 
     dl0: ProductWriter
     truth: ProductWriter
     array: ArrayModel
     obs_id: int
-    compression: str = "lzf"
+    compression: str = DEFAULT_ARRAY_FILTER
     n_events: int = 0
     n_tel_events: int = 0
     _written: set[str] = field(default_factory=set)
@@ -135,26 +129,9 @@ class EventWriter:
         self.n_events += n
 
     def _append_waveforms(self, tel_id: int, block: np.ndarray) -> None:
-        """Append waveforms; the dataset is created with the configured compression."""
+        """Append waveforms with the configured compression."""
         path = layout.tel_path(layout.WAVEFORMS, tel_id)
-        if path in self.dl0.h5 or self.compression == "lzf":
-            self.dl0.append_array(path, block)
-            return
-        filters = {
-            "szip": {"compression": "szip", "compression_opts": ("nn", 16)},
-            "gzip": {"compression": "gzip", "compression_opts": 1, "shuffle": True},
-            "none": {},
-        }[self.compression]
-        row_bytes = int(np.prod(block.shape[1:])) * block.dtype.itemsize
-        rows = max(1, (1 << 20) // max(row_bytes, 1))
-        self.dl0.h5.create_dataset(
-            path,
-            data=block,
-            maxshape=(None, *block.shape[1:]),
-            chunks=(rows, *block.shape[1:]),
-            track_times=False,
-            **filters,
-        )
+        self.dl0.append_array(path, block, compression=self.compression)
 
     def _index_rows(self, tel_id: int, event_id: np.ndarray) -> QTable:
         return QTable(

@@ -11,13 +11,13 @@ from datapipe_ops.bdms.manifest import read_manifest, verify_dataset
 from datapipe_ops.errors import DataPipeError
 from datapipe_ops.io import layout, open_product, read_table
 from datapipe_ops.io.coefficients import load_coefficients
+from datapipe_ops.io.layout import GTI
 from datapipe_ops.simulation.config import ObservationConfig
 from datapipe_ops.simulation.observation import (
     observation_species,
     pointing_position,
     simulate_observation,
 )
-from datapipe_ops.simulation.products import GTI
 
 DURATION = 1.0
 
