@@ -43,6 +43,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import h5py  # noqa: E402
+import hdf5plugin  # noqa: E402
 import numpy as np  # noqa: E402
 
 from datapipe_ops.calib.config import DL0ToDL1Config  # noqa: E402
@@ -203,13 +204,49 @@ def compute_benchmark(dl0: Path, coefficients: Path, n_reference: int) -> dict[s
     return results
 
 
-def stage_benchmark(dl0: Path, coefficients: Path, n_reference: int, ref_ms: dict) -> dict:
-    """Section 3: the whole stage from the file, vs h5py reading + ctapipe's chain."""
-    groups = telescope_groups(dl0)
+def filter_name(dset: h5py.Dataset) -> str:
+    """The dataset's HDF5 filters by name (plugin filters such as Blosc included)."""
+    names = {
+        str(hdf5plugin.BLOSC_ID): "blosc",
+        str(hdf5plugin.BLOSC2_ID): "blosc2",
+        str(hdf5plugin.LZ4_ID): "lz4",
+        str(hdf5plugin.ZSTD_ID): "zstd",
+    }
+    filters = [names.get(str(key), str(key)) for key in dset._filters]
+    return "+".join(filters) or "none"
+
+
+def _stage_time(dl0: Path, coefficients: Path) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.dl1.h5"
         dl0_to_dl1(dl0, out, coefficients, register=False)  # warm up
-        t_stage = best_cpu_time(lambda: dl0_to_dl1(dl0, out, coefficients, register=False), 2)
+        return best_cpu_time(lambda: dl0_to_dl1(dl0, out, coefficients, register=False), 2)
+
+
+def _n_telescope_events(dl0: Path) -> int:
+    with h5py.File(dl0) as h5:
+        return sum(
+            h5[layout.tel_path(layout.WAVEFORMS, t)].shape[0]
+            for t in layout.tel_ids_in(h5, layout.WAVEFORMS)
+        )
+
+
+def stage_benchmark(
+    dl0: Path,
+    coefficients: Path,
+    n_reference: int,
+    ref_ms: dict,
+    small: tuple[Path, Path] | None = None,
+) -> dict:
+    """Section 3: the whole stage from the file, vs h5py reading + ctapipe's chain.
+
+    With ``small`` (a second, smaller file of the same production), the stage time is also
+    split into a fixed cost per file (opening, instrument, hashing the inputs for the
+    provenance, table headers) and a marginal cost per telescope event:
+    ``t = fixed + n * marginal``, from the two files.
+    """
+    groups = telescope_groups(dl0)
+    t_stage = _stage_time(dl0, coefficients)
     with h5py.File(dl0) as h5:
         waves = [h5[layout.tel_path(layout.WAVEFORMS, t)] for ids in groups.values() for t in ids]
         t_read = best_cpu_time(lambda: [w[()] for w in waves], 2)
@@ -217,10 +254,10 @@ def stage_benchmark(dl0: Path, coefficients: Path, n_reference: int, ref_ms: dic
             camera: sum(h5[layout.tel_path(layout.WAVEFORMS, t)].shape[0] for t in ids)
             for camera, ids in groups.items()
         }
-        compression = waves[0].compression, waves[0].shuffle
+        compression = filter_name(waves[0])
     n_total = sum(n_by_camera.values())
     t_ctapipe = t_read + sum(1e-3 * ref_ms[c] * n for c, n in n_by_camera.items())
-    return {
+    result = {
         "n_telescope_events": n_total,
         "stage_events_per_s": n_total / t_stage,
         "ctapipe_from_file_events_per_s": n_total / t_ctapipe,
@@ -228,8 +265,17 @@ def stage_benchmark(dl0: Path, coefficients: Path, n_reference: int, ref_ms: dic
         "hdf5_read_us_per_event": 1e6 * t_read / n_total,
         "stage_us_per_event": 1e6 * t_stage / n_total,
         "read_share_of_stage": t_read / t_stage,
-        "waveform_compression": f"{compression[0]}{'+shuffle' if compression[1] else ''}",
+        "waveform_compression": compression,
     }
+    if small is not None:
+        n_small = _n_telescope_events(small[0])
+        t_small = _stage_time(*small)
+        if n_total > n_small:
+            marginal = (t_stage - t_small) / (n_total - n_small)
+            result["marginal_us_per_event"] = 1e6 * marginal
+            result["fixed_ms_per_file"] = 1e3 * (t_stage - marginal * n_total)
+            result["marginal_ratio"] = (t_ctapipe / n_total) / marginal
+    return result
 
 
 MEMORY_PROBE = """
@@ -334,7 +380,9 @@ def main() -> None:
             )
 
         ref_ms = {c: r["ctapipe_ms_per_event"] for c, r in compute.items()}
-        stage = stage_benchmark(dl0, coefficients, args.reference_events, ref_ms)
+        stage = stage_benchmark(
+            dl0, coefficients, args.reference_events, ref_ms, (small, small_coefficients)
+        )
         print("\n3. whole stage from the DL0 file (HDF5 read + decompression included)")
         print(
             f"stage {stage['stage_events_per_s']:.0f} tel.ev/s, h5py read + ctapipe "
@@ -343,6 +391,12 @@ def main() -> None:
             f"{stage['hdf5_read_us_per_event']:.0f} us/tel.ev = "
             f"{stage['read_share_of_stage']:.0%} of the stage"
         )
+        if "marginal_us_per_event" in stage:
+            print(
+                f"stage = {stage['fixed_ms_per_file']:.0f} ms per file + "
+                f"{stage['marginal_us_per_event']:.0f} us per tel.ev (from the two files); "
+                f"per-event ratio to h5py read + ctapipe {stage['marginal_ratio']:.1f}"
+            )
 
         memory = {}
         for name, (path, coeff) in {
