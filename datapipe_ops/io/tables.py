@@ -17,6 +17,7 @@ plain h5py elsewhere needs ``import hdf5plugin`` first.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import h5py
@@ -29,15 +30,14 @@ from astropy.time import Time
 from datapipe_ops.errors import InputFileError
 
 META_SUFFIX = ".__table_column_meta__"
+UNITS_ATTR = "COLUMN_UNITS"
 TABLE_COMPRESSION = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
 TARGET_CHUNK_BYTES = 1 << 20
 _TIME_META = {"time_scale": "tai", "time_format": "mjd"}
 
 #: HDF5 filters for big arrays, by name (the ``compression`` argument of :func:`append_array`).
 ARRAY_FILTERS: dict[str, dict] = {
-    "blosc-lz4": dict(
-        hdf5plugin.Blosc(cname="lz4", clevel=5, shuffle=hdf5plugin.Blosc.BITSHUFFLE)
-    ),
+    "blosc-lz4": dict(hdf5plugin.Blosc(cname="lz4", clevel=5, shuffle=hdf5plugin.Blosc.BITSHUFFLE)),
     "lzf": {"compression": "lzf", "shuffle": True},
     "szip": {"compression": "szip", "compression_opts": ("nn", 16)},
     "gzip": {"compression": "gzip", "compression_opts": 1, "shuffle": True},
@@ -72,9 +72,10 @@ def _write_header(group: h5py.Group, name: str, table: Table) -> None:
         del group[meta_name]
     group.create_dataset(meta_name, data=header, track_times=False)
     dset = group[name]
-    for col in table.itercols():
-        if col.unit is not None:
-            dset.attrs[f"{col.name}_UNIT"] = col.unit.to_string()
+    units = {col.name: col.unit.to_string() for col in table.itercols() if col.unit is not None}
+    for column, unit in units.items():
+        dset.attrs[f"{column}_UNIT"] = unit
+    dset.attrs[UNITS_ATTR] = json.dumps(units)
 
 
 def append_table(h5file: h5py.File, path: str, table: Table | QTable) -> None:
@@ -165,11 +166,8 @@ def _header(h5file: h5py.File, path: str) -> dict:
 
 
 def _column_units(h5file: h5py.File, path: str) -> dict:
-    return {
-        col["name"]: u.Unit(col["unit"])
-        for col in _header(h5file, path)["datatype"]
-        if col.get("unit") is not None
-    }
+    """Stored column units, from one JSON attribute (appending a chunk must stay cheap)."""
+    return {name: u.Unit(unit) for name, unit in json.loads(h5file[path].attrs[UNITS_ATTR]).items()}
 
 
 def _dataset(h5file: h5py.File, path: str) -> h5py.Dataset:
