@@ -188,6 +188,7 @@ def observation_processing():
         """Per block, the stage commands, with the coefficients the catalog found for it."""
         from datapipe_airflow import campaigns
 
+        coefficients = [coefficients[i] for i in range(len(coefficients))]  # lazy XCom sequence
         return [
             campaigns.dl1_commands(
                 block["dl0"],
@@ -211,7 +212,8 @@ def observation_processing():
     @task
     def report(outputs: list) -> list:
         """Where the products are."""
-        files = sorted(path for paths in outputs for path in paths)
+        # index the lazy XCom sequence (iterating it probes one past the end)
+        files = sorted(path for i in range(len(outputs)) for path in outputs[i])
         directories = sorted({str(Path(path).parent) for path in files})
         print(f"{len(files)} DL1 file(s) in {', '.join(directories)}")
         return files

@@ -151,7 +151,8 @@ def simulation_processing():
     @task
     def report(outputs: list) -> list:
         """Where the products are."""
-        files = sorted(path for paths in outputs for path in paths)
+        # index the lazy XCom sequence (iterating it probes one past the end)
+        files = sorted(path for i in range(len(outputs)) for path in outputs[i])
         directories = sorted({str(Path(path).parent) for path in files})
         print(f"{len(files)} DL1 file(s) in {', '.join(directories)}")
         return files

@@ -98,7 +98,7 @@ def claim_version(directory: str | os.PathLike[str], stamp: Mapping[str, Any]) -
     return path
 
 
-def night_of(interval_start: datetime | date | str, override: str | None = None) -> str:
+def night_of(interval_start: datetime | date | str | None, override: str | None = None) -> str:
     """The night (``YYYY-MM-DD``, the evening's date) a nightly run processes.
 
     The nightly schedule's data interval runs from noon UTC to noon UTC: its start date is the
@@ -109,6 +109,8 @@ def night_of(interval_start: datetime | date | str, override: str | None = None)
             return date.fromisoformat(str(override)).isoformat()
         except ValueError:
             raise CampaignError(f"night {override!r} is not a date (YYYY-MM-DD)") from None
+    if interval_start is None:
+        raise CampaignError("the run has no data interval (no logical date): give the night param")
     if isinstance(interval_start, str):
         interval_start = datetime.fromisoformat(interval_start)
     if isinstance(interval_start, datetime):
@@ -158,22 +160,15 @@ def dl1_commands(
     for option, key in (("--time-start", "start"), ("--time-stop", "stop")):
         if meta.get(key):
             register_dl0 += [option, str(meta[key])]
-    calibrate = ["dl0-to-dl1", dl0["path"], "--output", output]
+    calibrate = ["dl0-to-dl1", "--input", dl0["path"], "--output", output, "--quiet"]
     if coefficients:
         calibrate += ["--coefficients", coefficients]
     if config_path:
         calibrate += ["--config", config_path]
-    register_dl1 = [
-        "catalog",
-        "register",
-        output,
-        "--level",
-        "DL1",
-        "--campaign",
-        campaign,
-        "--input",
-        dl0["path"],
-    ]
+    # The stage registers its product with its lineage (DL0, coefficients) and the run and task
+    # ids; this step adds the campaign and keeps the producing task as the product's task.
+    register_dl1 = ["catalog", "register", output, "--level", "DL1", "--campaign", campaign]
+    register_dl1 += ["--input", dl0["path"], "--task-id", "dl0_to_dl1"]
     if meta.get("obs_id") is not None:
         register_dl1 += ["--obs-id", str(meta["obs_id"])]
     return {

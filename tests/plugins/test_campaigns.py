@@ -63,13 +63,14 @@ def test_dl1_commands_register_with_lineage_and_calibrate():
     assert "--obs-id" in dl0 and "101" in dl0 and "--time-start" in dl0
     assert plan["dl0_to_dl1"] == {
         "command": [
-            "dl0-to-dl1", entry["path"], "--output", "/d/out/x.dl1.h5",
+            "dl0-to-dl1", "--input", entry["path"], "--output", "/d/out/x.dl1.h5", "--quiet",
             "--coefficients", "/d/bdms/p/c.h5", "--config", "/cfg.yaml",
         ],
         "outputs": ["/d/out/x.dl1.h5"],
     }  # fmt: skip
     dl1 = plan["register_dl1"]["command"]
     assert dl1[dl1.index("--input") + 1] == entry["path"]
+    assert dl1[dl1.index("--task-id") + 1] == "dl0_to_dl1"  # the producing task
     assert campaigns.dl0_to_dl1_step(plan) is plan["dl0_to_dl1"]
 
 
