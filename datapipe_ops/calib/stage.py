@@ -29,7 +29,12 @@ from datapipe_ops.calib.config import CleaningConfig, DL0ToDL1Config, Extraction
 from datapipe_ops.calib.extraction import extract_images, integration_correction
 from datapipe_ops.errors import CalibrationError, InputFileError
 from datapipe_ops.image.geometry import ImageGeometry
-from datapipe_ops.image.parameters import image_parameters, parameters_table
+from datapipe_ops.image.parameters import (
+    PARAMETER_UNITS,
+    image_parameters,
+    parameters_rows,
+    parameters_table,
+)
 from datapipe_ops.io import ProductWriter, layout, open_product, read_rows
 from datapipe_ops.io.instrument import read_subarray
 from datapipe_ops.io.tables import META_SUFFIX, iter_chunks
@@ -209,6 +214,17 @@ def process_chunk(
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, QTable]:
     """Images, peak times, masks and the parameter table of one chunk of one telescope."""
+    image, peak_time, masks, parameters = process_chunk_arrays(waveforms, rows, plan, rng)
+    return image, peak_time, masks, parameters_table(*parameters)
+
+
+def process_chunk_arrays(
+    waveforms: np.ndarray,
+    rows: np.ndarray,
+    plan: TelescopePlan,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """As :func:`process_chunk`, the parameters as the arrays ``(floats, ints, is_valid)``."""
     geometry, ext, cln, cal = plan.geometry, plan.extraction, plan.cleaning, plan.coefficients
     image, peak_time = extract_images(
         waveforms,
@@ -239,8 +255,19 @@ def process_chunk(
         time_limit_ns=cln.time_limit_ns,
         time_min_neighbors=cln.time_min_neighbors,
     )
-    floats, ints, valid = image_parameters(image, peak_time, masks, geometry, rng)
-    return image, peak_time, masks, parameters_table(floats, ints, valid)
+    return image, peak_time, masks, image_parameters(image, peak_time, masks, geometry, rng)
+
+
+IDS_DTYPE = np.dtype([("obs_id", np.int32), ("event_id", np.int64), ("tel_id", np.int16)])
+
+
+def _ids_rows(index_rows: np.ndarray, tel_id: int) -> np.ndarray:
+    """The event ids of a chunk as a structured array (the leading parameter columns)."""
+    ids = np.empty(len(index_rows), dtype=IDS_DTYPE)
+    ids["obs_id"] = index_rows["obs_id"]
+    ids["event_id"] = index_rows["event_id"]
+    ids["tel_id"] = tel_id
+    return ids
 
 
 def _ids_table(index_rows: np.ndarray, tel_id: int) -> QTable:
@@ -294,19 +321,21 @@ def _process_telescope(
                     f"file?): {exc}",
                     path=dl0.filename,
                 ) from None
-        image, peak_time, masks, parameters = process_chunk(block, rows, plan, rng)
-        ids_table = _ids_table(ids, plan.tel_id)
-        table = QTable(ids_table)
-        for name in parameters.colnames:
-            table[name] = parameters[name]
-        writer.append_table(params_path, table)
+        image, peak_time, masks, (floats, ints, valid) = process_chunk_arrays(
+            block, rows, plan, rng
+        )
+        writer.append_rows(
+            params_path,
+            parameters_rows(floats, ints, valid, _ids_rows(ids, plan.tel_id)),
+            PARAMETER_UNITS,
+        )
         if config.write_images:
-            images = QTable(ids_table)
+            images = QTable(_ids_table(ids, plan.tel_id))
             images["image"] = image
             images["peak_time"] = peak_time * u.ns
             images["image_mask"] = masks
             writer.append_table(images_path, images)
-        n_valid += int(np.count_nonzero(parameters["is_valid"]))
+        n_valid += int(np.count_nonzero(valid))
         advance(stop - start)
     attrs = {
         "camera": plan.camera,

@@ -26,6 +26,8 @@ from datapipe_ops.io.layout import SCHEMA_VERSION
 from datapipe_ops.io.provenance import start_provenance, write_provenance
 
 if TYPE_CHECKING:
+    from astropy import units as u
+
     from datapipe_ops.instrument import SubarrayDescription
 
 
@@ -81,6 +83,12 @@ class ProductWriter:
     def append_table(self, path: str, table: Table) -> None:
         """Append rows to a table, creating it on the first call."""
         tables.append_table(self.h5, path, table)
+
+    def append_rows(
+        self, path: str, rows: np.ndarray, units: Mapping[str, u.UnitBase | None]
+    ) -> None:
+        """Append a structured array to a table (:func:`~datapipe_ops.io.tables.append_rows`)."""
+        tables.append_rows(self.h5, path, rows, units)
 
     def append_array(
         self,

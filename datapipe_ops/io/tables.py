@@ -18,7 +18,7 @@ plain h5py elsewhere needs ``import hdf5plugin`` first.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import h5py
 import hdf5plugin
@@ -65,8 +65,35 @@ def _chunk_rows(row_bytes: int) -> int:
     return max(1, min(65536, TARGET_CHUNK_BYTES // max(row_bytes, 1)))
 
 
+#: serialized headers by table structure: tables of the same kind (the parameters of every
+#: telescope) share one, and astropy's YAML dump costs ~12 ms for 60 columns
+_HEADER_CACHE: dict[str, np.ndarray] = {}
+_HEADER_CACHE_SIZE = 64
+
+
+def _header_key(table: Table) -> str:
+    columns = [
+        (c.info.name, c.dtype.str, c.shape[1:], str(c.unit), c.info.description, c.info.meta)
+        for c in table.itercols()
+    ]
+    return repr((columns, table.meta))
+
+
+def _yaml_header(table: Table) -> np.ndarray:
+    """The astropy YAML header of ``table`` as an array of byte lines (cached by structure)."""
+    key = _header_key(table)
+    header = _HEADER_CACHE.get(key)
+    if header is None:
+        lines = meta.get_yaml_from_table(table[:0])
+        header = np.array([line.encode("utf-8") for line in lines])
+        if len(_HEADER_CACHE) >= _HEADER_CACHE_SIZE:
+            _HEADER_CACHE.clear()
+        _HEADER_CACHE[key] = header
+    return header
+
+
 def _write_header(group: h5py.Group, name: str, table: Table) -> None:
-    header = np.array([line.encode("utf-8") for line in meta.get_yaml_from_table(table[:0])])
+    header = _yaml_header(table)
     meta_name = name + META_SUFFIX
     if meta_name in group:
         del group[meta_name]
@@ -111,6 +138,39 @@ def append_table(h5file: h5py.File, path: str, table: Table | QTable) -> None:
             rows[field] = column.quantity.to_value(unit)
         else:
             rows[field] = np.asarray(column)
+    start = dset.shape[0]
+    dset.resize((start + len(rows),))
+    dset[start:] = rows
+
+
+def append_rows(
+    h5file: h5py.File,
+    path: str,
+    rows: np.ndarray,
+    units: Mapping[str, u.UnitBase | None],
+) -> None:
+    """Append a structured array at ``path``: the fast path of :func:`append_table`.
+
+    ``units`` gives the unit of the fields that have one (values must already be in it). The
+    first call creates the table exactly as :func:`append_table` would from the equivalent
+    QTable (header and units included, so ``Table.read`` works); later calls must bring the
+    stored dtype and units and write the rows without any astropy conversion.
+    """
+    if path not in h5file:
+        table = QTable()
+        for name in rows.dtype.names:
+            unit = units.get(name)
+            table[name] = rows[name] if unit is None else rows[name] * unit
+        append_table(h5file, path, table)
+        return
+    dset = h5file[path]
+    if rows.dtype != dset.dtype:
+        raise ValueError(f"rows of dtype {rows.dtype} cannot be appended to {path} ({dset.dtype})")
+    stored = _column_units(h5file, path)
+    for name in rows.dtype.names:
+        unit = units.get(name)
+        if stored.get(name) != (None if unit is None else u.Unit(unit)):
+            raise ValueError(f"column {name!r} of {path} is in {stored.get(name)}, not {unit}")
     start = dset.shape[0]
     dset.resize((start + len(rows),))
     dset[start:] = rows

@@ -9,7 +9,9 @@ from datapipe_ops.calib.cleaning import clean_images
 from datapipe_ops.image.parameters import (
     FLOAT_COLUMNS,
     INT_COLUMNS,
+    PARAMETER_UNITS,
     image_parameters,
+    parameters_rows,
     parameters_table,
 )
 
@@ -97,6 +99,25 @@ def test_units_and_dtypes(camera_of, make_images):
     assert str(table["peak_time_mean"].unit) == "ns"
     assert table["morphology_n_islands"].dtype == np.int32
     assert table["is_valid"].dtype == bool
+
+
+def test_parameter_rows_are_the_table_as_an_array(camera_of, make_images):
+    _, geometry = camera_of("LSTCam")
+    images, times = make_images(geometry, 6, seed=5)
+    arrays = image_parameters(
+        images, times, clean(geometry, images), geometry, np.random.default_rng(0)
+    )
+    ids = np.zeros(6, dtype=[("event_id", np.int64)])
+    ids["event_id"] = np.arange(6) + 100
+    rows = parameters_rows(*arrays, leading=ids)
+    table = parameters_table(*arrays)
+    assert rows.dtype.names == ("event_id", *table.colnames)
+    np.testing.assert_array_equal(rows["event_id"], ids["event_id"])
+    expected = table.as_array()
+    for name in table.colnames:
+        assert rows[name].dtype == expected[name].dtype, name
+        np.testing.assert_array_equal(rows[name], expected[name])
+        assert PARAMETER_UNITS[name] == getattr(table[name], "unit", None), name
 
 
 def test_shape_mismatch_is_refused(camera_of):

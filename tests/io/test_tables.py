@@ -107,3 +107,41 @@ def test_iter_chunks_covers_every_row_once():
     assert list(iter_chunks(0, 4)) == []
     with pytest.raises(ValueError):
         list(iter_chunks(5, 0))
+
+
+def rows_of(table: QTable) -> tuple[np.ndarray, dict]:
+    plain = table[["obs_id", "event_id", "true_energy", "true_alt", "image_mask"]]
+    rows = np.empty(len(plain), dtype=plain.as_array().dtype)
+    for name in plain.colnames:
+        rows[name] = getattr(plain[name], "value", plain[name])
+    return rows, {"true_energy": u.TeV, "true_alt": u.deg}
+
+
+def test_append_rows_writes_what_append_table_writes(tmp_path):
+    tables = [make_table(6, 0), make_table(4, 6)]
+    columns = ["obs_id", "event_id", "true_energy", "true_alt", "image_mask"]
+    with ProductWriter(tmp_path / "a.h5", "DL1", stage="test") as writer:
+        for table in tables:
+            writer.append_table("/x/tab", table[columns])
+    with ProductWriter(tmp_path / "b.h5", "DL1", stage="test") as writer:
+        for table in tables:
+            writer.append_rows("/x/tab", *rows_of(table))
+    with h5py.File(tmp_path / "a.h5") as a, h5py.File(tmp_path / "b.h5") as b:
+        assert a["/x/tab"].dtype == b["/x/tab"].dtype
+        assert np.array_equal(a["/x/tab"][()], b["/x/tab"][()])
+        assert np.array_equal(
+            a["/x/tab.__table_column_meta__"][()], b["/x/tab.__table_column_meta__"][()]
+        )
+    table = Table.read(tmp_path / "b.h5", path="/x/tab")
+    assert table["true_energy"].unit == u.TeV
+    np.testing.assert_array_equal(table["event_id"], np.arange(10))
+
+
+def test_append_rows_refuses_other_dtype_or_unit(tmp_path):
+    rows, units = rows_of(make_table(3))
+    with ProductWriter(tmp_path / "t.h5", "DL1", stage="test") as writer:
+        writer.append_rows("/x/tab", rows, units)
+        with pytest.raises(ValueError, match="not GeV"):
+            writer.append_rows("/x/tab", rows, {**units, "true_energy": u.GeV})
+        with pytest.raises(ValueError, match="cannot be appended"):
+            writer.append_rows("/x/tab", rows[["obs_id", "event_id"]], units)
