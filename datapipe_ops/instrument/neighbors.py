@@ -35,32 +35,58 @@ NEIGHBOR_RULES: dict[str, tuple[int, bool, float]] = {
 }
 
 
+@njit(cache=True, inline="always")
+def _consider(j, d, best_d, best_j):
+    """Insert candidate j at distance d into the k best, ordered by (distance, index)."""
+    k = best_d.shape[0]
+    if d < best_d[k - 1] or (d == best_d[k - 1] and j < best_j[k - 1]):
+        pos = k - 1
+        while pos > 0 and (
+            best_d[pos - 1] > d or (best_d[pos - 1] == d and best_j[pos - 1] > j)
+        ):
+            best_d[pos] = best_d[pos - 1]
+            best_j[pos] = best_j[pos - 1]
+            pos -= 1
+        best_d[pos] = d
+        best_j[pos] = j
+
+
 @njit(cache=True)
 def _neighbor_csr(
     pix_x: np.ndarray, pix_y: np.ndarray, k: int, l1_norm: bool, radius: float
 ) -> tuple[np.ndarray, np.ndarray]:
+    # The k nearest pixels by (distance, index): the set and order a scan of all pixels in
+    # index order keeps (strict comparisons). Pixels are visited outwards from i in x order,
+    # stopping once |dx| alone exceeds the k-th best distance (d >= |dx| for both norms; the
+    # margin covers the rounding of the L2 norm), so each pixel sees a few dozen candidates.
     n = pix_x.shape[0]
+    order = np.argsort(pix_x, kind="mergesort")
+    xs = pix_x[order]
     chosen = np.full((n, k), -1, dtype=np.int32)
     counts = np.zeros(n, dtype=np.int32)
     best_d = np.empty(k, dtype=np.float64)
     best_j = np.empty(k, dtype=np.int32)
-    for i in range(n):
+    margin = 1.0 + 1e-9
+    for r in range(n):
+        i = order[r]
         best_d[:] = np.inf
         best_j[:] = -1
-        for j in range(n):
-            if j == i:
-                continue
+        up, down = r + 1, r - 1
+        while up < n or down >= 0:
+            bound = best_d[k - 1] * margin
+            go_up = up < n and (down < 0 or xs[up] - xs[r] <= xs[r] - xs[down])
+            q = up if go_up else down
+            if abs(xs[q] - xs[r]) > bound:
+                break  # the nearer side is already too far, so is the other
+            if go_up:
+                up += 1
+            else:
+                down -= 1
+            j = order[q]
             dx = pix_x[j] - pix_x[i]
             dy = pix_y[j] - pix_y[i]
             d = abs(dx) + abs(dy) if l1_norm else np.sqrt(dx * dx + dy * dy)
-            if d < best_d[k - 1]:
-                pos = k - 1
-                while pos > 0 and best_d[pos - 1] > d:
-                    best_d[pos] = best_d[pos - 1]
-                    best_j[pos] = best_j[pos - 1]
-                    pos -= 1
-                best_d[pos] = d
-                best_j[pos] = j
+            _consider(j, d, best_d, best_j)
         limit = radius * best_d[0]
         m = 0
         for c in range(k):

@@ -238,3 +238,32 @@ def test_readout_table_round_trip(name):
     del table.meta["sampling_rate"]
     with pytest.raises(InputFileError, match="sampling_rate"):
         CameraReadout.from_table(table)
+
+
+def _brute_force_neighbors(x, y, k, l1_norm, radius):
+    """ctapipe's rule by brute force: k nearest by (distance, index), within radius * nearest."""
+    dx, dy = x[None, :] - x[:, None], y[None, :] - y[:, None]
+    dist = np.abs(dx) + np.abs(dy) if l1_norm else np.sqrt(dx * dx + dy * dy)
+    np.fill_diagonal(dist, np.inf)
+    rows = []
+    for i in range(x.size):
+        best = np.lexsort((np.arange(x.size), dist[i]))[:k]
+        rows.append(np.sort(best[dist[i, best] < radius * dist[i, best[0]]]))
+    return np.cumsum([0] + [r.size for r in rows]), np.concatenate(rows)
+
+
+@pytest.mark.parametrize("pix_type", ["hexagon", "square"])
+def test_neighbour_search_matches_brute_force_on_shuffled_and_tied_points(pix_type):
+    from datapipe_ops.instrument.neighbors import NEIGHBOR_RULES, neighbor_csr
+
+    rng = np.random.default_rng(3)
+    gx, gy = np.meshgrid(np.arange(12.0), np.arange(9.0))
+    order = rng.permutation(gx.size)
+    for x, y in (
+        (gx.ravel()[order], gy.ravel()[order]),  # ties everywhere, pixels out of order
+        (rng.random(300), rng.random(300)),
+    ):
+        offsets, indices = neighbor_csr(x, y, pix_type)
+        ref_offsets, ref_indices = _brute_force_neighbors(x, y, *NEIGHBOR_RULES[pix_type])
+        np.testing.assert_array_equal(offsets, ref_offsets)
+        np.testing.assert_array_equal(indices, ref_indices)
