@@ -145,3 +145,30 @@ def test_append_rows_refuses_other_dtype_or_unit(tmp_path):
             writer.append_rows("/x/tab", rows, {**units, "true_energy": u.GeV})
         with pytest.raises(ValueError, match="cannot be appended"):
             writer.append_rows("/x/tab", rows[["obs_id", "event_id"]], units)
+
+
+def test_read_table_from_json_header_equals_yaml_header(tmp_path):
+    from datapipe_ops.io.tables import HEADER_ATTR
+
+    path = tmp_path / "t.h5"
+    table = make_table(4)
+    table["true_energy"].info.description = "true energy"
+    table.meta["origin"] = {"site": "CTAO-North", "runs": [1, 2]}
+    with ProductWriter(path, "DL1", stage="test") as writer:
+        writer.write_table("/x/tab", table)
+    with h5py.File(path) as h5file:
+        assert HEADER_ATTR in h5file["/x/tab"].attrs
+        fast = read_table(h5file, "/x/tab")
+    with h5py.File(path, "r+") as h5file:
+        del h5file["/x/tab"].attrs[HEADER_ATTR]
+        slow = read_table(h5file, "/x/tab")
+    assert fast.meta == slow.meta and fast.meta["origin"]["runs"] == [1, 2]
+    for name in slow.colnames:
+        assert type(fast[name]) is type(slow[name]), name
+        assert getattr(fast[name], "unit", None) == getattr(slow[name], "unit", None), name
+        assert fast[name].info.description == slow[name].info.description, name
+        assert np.array_equal(
+            np.asarray(fast[name].value if name == "time" else fast[name]),
+            np.asarray(slow[name].value if name == "time" else slow[name]),
+        )
+    assert fast["time"].scale == "tai"
