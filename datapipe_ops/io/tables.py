@@ -119,6 +119,40 @@ def _write_header(group: h5py.Group, name: str, table: Table) -> None:
         dset.attrs[HEADER_ATTR] = header_json
 
 
+def _create_table(h5file: h5py.File, path: str, array: np.ndarray, plain: Table) -> None:
+    """Create the table at ``path`` with the rows ``array``; ``plain`` gives columns and units."""
+    group_name, _, name = path.rpartition("/")
+    group = h5file.require_group(group_name or "/")
+    group.create_dataset(
+        name,
+        data=array,
+        maxshape=(None,),
+        chunks=(_chunk_rows(array.dtype.itemsize),),
+        track_times=False,
+        **TABLE_COMPRESSION,
+    )
+    _write_header(group, name, plain)
+
+
+#: empty QTables describing structured arrays with units (the header of append_rows tables)
+_ROWS_TABLES: dict[tuple, QTable] = {}
+
+
+def _rows_table(dtype: np.dtype, units: Mapping[str, u.UnitBase | None]) -> QTable:
+    key = (dtype, tuple((name, str(units.get(name))) for name in dtype.names))
+    table = _ROWS_TABLES.get(key)
+    if table is None:
+        empty = np.empty(0, dtype=dtype)
+        table = QTable()
+        for name in dtype.names:
+            unit = units.get(name)
+            table[name] = empty[name] if unit is None else empty[name] * unit
+        if len(_ROWS_TABLES) >= _HEADER_CACHE_SIZE:
+            _ROWS_TABLES.clear()
+        _ROWS_TABLES[key] = table
+    return table
+
+
 def append_table(h5file: h5py.File, path: str, table: Table | QTable) -> None:
     """Append the rows of ``table`` at ``path``, creating the dataset on the first call.
 
@@ -127,18 +161,7 @@ def append_table(h5file: h5py.File, path: str, table: Table | QTable) -> None:
     """
     plain = _plain_columns(table)
     if path not in h5file:
-        array = plain.as_array()
-        group_name, _, name = path.rpartition("/")
-        group = h5file.require_group(group_name or "/")
-        group.create_dataset(
-            name,
-            data=array,
-            maxshape=(None,),
-            chunks=(_chunk_rows(array.dtype.itemsize),),
-            track_times=False,
-            **TABLE_COMPRESSION,
-        )
-        _write_header(group, name, plain)
+        _create_table(h5file, path, plain.as_array(), plain)
         return
     dset = h5file[path]
     stored = _column_units(h5file, path)
@@ -171,11 +194,7 @@ def append_rows(
     stored dtype and units and write the rows without any astropy conversion.
     """
     if path not in h5file:
-        table = QTable()
-        for name in rows.dtype.names:
-            unit = units.get(name)
-            table[name] = rows[name] if unit is None else rows[name] * unit
-        append_table(h5file, path, table)
+        _create_table(h5file, path, rows, _plain_columns(_rows_table(rows.dtype, units)))
         return
     dset = h5file[path]
     if rows.dtype != dset.dtype:
