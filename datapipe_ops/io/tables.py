@@ -35,6 +35,7 @@ UNITS_ATTR = "COLUMN_UNITS"
 HEADER_ATTR = "TABLE_HEADER_JSON"
 TABLE_COMPRESSION = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
 TARGET_CHUNK_BYTES = 1 << 20
+MIN_TABLE_CHUNK_BYTES = 1 << 16
 _TIME_META = {"time_scale": "tai", "time_format": "mjd"}
 
 #: HDF5 filters for big arrays, by name (the ``compression`` argument of :func:`append_array`).
@@ -65,6 +66,17 @@ def _plain_columns(table: Table) -> Table:
 
 def _chunk_rows(row_bytes: int) -> int:
     return max(1, min(65536, TARGET_CHUNK_BYTES // max(row_bytes, 1)))
+
+
+def _table_chunk_rows(row_bytes: int, n_rows: int) -> int:
+    """Chunk rows of a new table: up to 1 MiB, but no more than its first rows need.
+
+    A table's chunk is never smaller than MIN_TABLE_CHUNK_BYTES (appends stay efficient) nor
+    larger than the rows of the first write (or 1 MiB): a small table (instrument, coefficients,
+    an index) is then read by inflating a few kB, not a 1 MiB chunk of padding (~1 ms each).
+    """
+    floor = max(1, MIN_TABLE_CHUNK_BYTES // max(row_bytes, 1))
+    return min(_chunk_rows(row_bytes), max(n_rows, floor))
 
 
 #: serialized headers by table structure: tables of the same kind (the parameters of every
@@ -127,7 +139,7 @@ def _create_table(h5file: h5py.File, path: str, array: np.ndarray, plain: Table)
         name,
         data=array,
         maxshape=(None,),
-        chunks=(_chunk_rows(array.dtype.itemsize),),
+        chunks=(_table_chunk_rows(array.dtype.itemsize, len(array)),),
         track_times=False,
         **TABLE_COMPRESSION,
     )

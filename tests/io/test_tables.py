@@ -172,3 +172,19 @@ def test_read_table_from_json_header_equals_yaml_header(tmp_path):
             np.asarray(slow[name].value if name == "time" else slow[name]),
         )
     assert fast["time"].scale == "tai"
+
+
+def test_small_tables_get_small_chunks_and_big_ones_1_mib(tmp_path):
+    path = tmp_path / "t.h5"
+    big = QTable({"x": np.arange(200_000, dtype=np.float64)})
+    with ProductWriter(path, "DL1", stage="test") as writer:
+        writer.write_table("/x/small", make_table(3))
+        writer.write_table("/x/big", big)
+        writer.append_table("/x/streamed", big[:10])
+        writer.append_table("/x/streamed", big[10:100_000])
+    with h5py.File(path) as h5file:
+        small = h5file["/x/small"]
+        assert small.chunks[0] * small.dtype.itemsize <= 1 << 16
+        assert h5file["/x/big"].chunks == (65536,)  # capped: 65536 rows of 8 bytes
+        assert h5file["/x/streamed"].chunks == (8192,)  # 64 kB floor, not 10 rows
+        np.testing.assert_array_equal(h5file["/x/streamed"]["x"], np.arange(100_000))
