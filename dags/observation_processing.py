@@ -117,8 +117,10 @@ def observation_processing():
     def locate_night(params: dict | None = None, data_interval_start=None) -> dict:
         """The night this run processes and its BDMS dataset."""
         from datapipe_airflow import campaigns
+        from datapipe_airflow.stage_failure import fail_without_retry
 
-        night = campaigns.night_of(data_interval_start, params["night"])
+        with fail_without_retry(campaigns.CampaignError):
+            night = campaigns.night_of(data_interval_start, params["night"])
         return {"night": night, "dataset": f"{params['bdms_prefix'].rstrip('/')}/{night}"}
 
     night = locate_night()
@@ -135,44 +137,15 @@ def observation_processing():
     def plan(summary: dict, night: str, params: dict | None = None, run_id: str | None = None):
         """Claim the versioned output directory; per observation block, what it needs."""
         from datapipe_airflow import campaigns
+        from datapipe_airflow.stage_failure import fail_without_retry
 
         from datapipe_ops import __version__, settings
-        from datapipe_ops.io import layout, open_product, tel_ids_in
+        from datapipe_ops.errors import DataPipeError
 
-        campaign = campaigns.checked_name(params["campaign"], "campaign")
-        config = params["dl1_config"] or None
-        version = campaigns.version_label(params["version"], __version__, config)
-        version_dir = campaigns.products_root(settings.data_root()) / campaign / version
-        campaigns.claim_version(
-            version_dir,
-            {
-                "version": version,
-                "config": campaigns.config_digest(config),
-                "software_version": __version__,
-                "first_run_id": run_id,
-            },
-        )
-        blocks = []
-        for entry in campaigns.dl0_files(summary["files"]):
-            tel_ids = entry["meta"].get("tel_ids")
-            if not tel_ids:
-                with open_product(entry["path"]) as dl0:
-                    tel_ids = tel_ids_in(dl0, layout.WAVEFORMS)
-            blocks.append(
-                {
-                    "dl0": entry,
-                    "output": str(version_dir / night / "dl1" / campaigns.dl1_name(entry["name"])),
-                    "calibration": {
-                        "tel_ids": list(tel_ids),
-                        "start": entry["meta"]["start"],
-                        "stop": entry["meta"]["stop"],
-                        "obs_id": entry["meta"].get("obs_id"),
-                    },
-                }
+        with fail_without_retry(campaigns.CampaignError, DataPipeError):
+            return campaigns.plan_night(
+                summary, night, params, settings.data_root(), __version__, run_id
             )
-        if not blocks:
-            raise campaigns.CampaignError(f"night {night}: the dataset holds no DL0 file")
-        return blocks
 
     blocks = plan(wait_dl0.output, night["night"])
     wait_coefficients = CalibPipeCoefficientsSensor.partial(
@@ -187,18 +160,11 @@ def observation_processing():
     def plan_dl1(blocks: list, coefficients: list, params: dict | None = None) -> list:
         """Per block, the stage commands, with the coefficients the catalog found for it."""
         from datapipe_airflow import campaigns
+        from datapipe_airflow.stage_failure import fail_without_retry
 
-        coefficients = [coefficients[i] for i in range(len(coefficients))]  # lazy XCom sequence
-        return [
-            campaigns.dl1_commands(
-                block["dl0"],
-                block["output"],
-                params["campaign"],
-                campaigns.single_coefficients_file(found["coefficients"], block["dl0"]["name"]),
-                params["dl1_config"] or None,
-            )
-            for block, found in zip(blocks, coefficients, strict=True)
-        ]
+        found = [coefficients[i] for i in range(len(coefficients))]  # the lazy XCom sequence
+        with fail_without_retry(campaigns.CampaignError):
+            return campaigns.plan_night_dl1(blocks, found, params)
 
     plans = plan_dl1(blocks, wait_coefficients.output)
     campaign = stage_task(

@@ -108,36 +108,15 @@ def simulation_processing():
     def plan(summary: dict, params: dict | None = None, run_id: str | None = None) -> list:
         """Claim the versioned output directory; one plan of stage commands per DL0 file."""
         from datapipe_airflow import campaigns
+        from datapipe_airflow.stage_failure import fail_without_retry
 
         from datapipe_ops import __version__, settings
+        from datapipe_ops.errors import DataPipeError
 
-        campaign = campaigns.checked_name(params["campaign"], "campaign")
-        config = params["dl1_config"] or None
-        version = campaigns.version_label(params["version"], __version__, config)
-        out_dir = campaigns.products_root(settings.data_root()) / campaign / version
-        campaigns.claim_version(
-            out_dir,
-            {
-                "version": version,
-                "config": campaigns.config_digest(config),
-                "software_version": __version__,
-                "dataset": summary["dataset"],
-                "first_run_id": run_id,
-            },
-        )
-        plans = [
-            campaigns.dl1_commands(
-                entry,
-                str(out_dir / "dl1" / campaigns.dl1_name(entry["name"])),
-                campaign,
-                campaigns.coefficients_beside(entry),
-                config,
+        with fail_without_retry(campaigns.CampaignError, DataPipeError):
+            return campaigns.plan_production(
+                summary, params, settings.data_root(), __version__, run_id
             )
-            for entry in campaigns.dl0_files(summary["files"])
-        ]
-        if not plans:
-            raise campaigns.CampaignError(f"dataset {summary['dataset']} holds no DL0 file")
-        return plans
 
     plans = plan(wait.output)
     campaign = stage_task(

@@ -107,17 +107,35 @@ banner() {
   echo "stop with:   make down"
 }
 
+group_alive() { kill -0 -- "-$1" 2>/dev/null; }
+
+wait_gone() {  # wait_gone <pid> <seconds>: 0 once the process is gone
+  local i
+  for i in $(seq 1 $(($2 * 2))); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.5; done
+  ! kill -0 "$1" 2>/dev/null
+}
+
 stop_component() {
+  # The component's own shutdown first (the scheduler lets its LocalExecutor workers finish),
+  # a second signal if it waits too long ("signal again if you don't want to wait"), then
+  # whatever is left of its process group (serve-logs, workers).
   local component="$1" pid
   pid="$(pid_of "$component")" || return 0
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    if kill -0 "$pid" 2>/dev/null; then
-      echo "$component (pid $pid) did not stop in 30 s: killing it"
-      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    kill -TERM "$pid" 2>/dev/null || true
+    if ! wait_gone "$pid" 30; then
+      kill -TERM "$pid" 2>/dev/null || true
+      if ! wait_gone "$pid" 10; then
+        echo "$component (pid $pid) did not stop: killing its process group"
+        kill -KILL -- "-$pid" 2>/dev/null || true
+      fi
     fi
     echo "stopped $component (pid $pid)"
+  fi
+  if [ -n "$pid" ] && group_alive "$pid"; then
+    kill -TERM -- "-$pid" 2>/dev/null || true
+    for _ in $(seq 1 20); do group_alive "$pid" || break; sleep 0.5; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
   fi
   rm -f "$RUN_DIR/$component.pid"
 }

@@ -210,6 +210,117 @@ def calibration_need(block: Mapping[str, Any]) -> Any:
     return block["calibration"]
 
 
+def claim_campaign_version(
+    data_root: str | os.PathLike[str],
+    campaign: str,
+    version: str | None,
+    config_path: str | None,
+    software_version: str,
+    run_id: str | None,
+    **extra: Any,
+) -> Path:
+    """Check the names, derive the version and claim ``products/<campaign>/<version>``."""
+    campaign = checked_name(campaign, "campaign")
+    label = version_label(version, software_version, config_path)
+    directory = products_root(data_root) / campaign / label
+    stamp = {
+        "version": label,
+        "config": config_digest(config_path),
+        "software_version": software_version,
+        "first_run_id": run_id,
+        **extra,
+    }
+    claim_version(directory, stamp)
+    return directory
+
+
+def plan_production(
+    summary: Mapping[str, Any],
+    params: Mapping[str, Any],
+    data_root: str | os.PathLike[str],
+    software_version: str,
+    run_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """One plan (register DL0, DL0→DL1, register DL1) per DL0 file of a production."""
+    config = params.get("dl1_config") or None
+    out_dir = claim_campaign_version(
+        data_root, params["campaign"], params.get("version"), config, software_version, run_id,
+        dataset=summary["dataset"],
+    )  # fmt: skip
+    plans = [
+        dl1_commands(
+            entry,
+            str(out_dir / "dl1" / dl1_name(entry["name"])),
+            params["campaign"],
+            coefficients_beside(entry),
+            config,
+        )
+        for entry in dl0_files(summary["files"])
+    ]
+    if not plans:
+        raise CampaignError(f"dataset {summary['dataset']} holds no DL0 file")
+    return plans
+
+
+def dl0_tel_ids(path: str) -> list[int]:
+    """The telescopes with waveforms in a DL0 product."""
+    from datapipe_ops.io import layout, open_product, tel_ids_in
+
+    with open_product(path) as dl0:
+        return tel_ids_in(dl0, layout.WAVEFORMS)
+
+
+def plan_night(
+    summary: Mapping[str, Any],
+    night: str,
+    params: Mapping[str, Any],
+    data_root: str | os.PathLike[str],
+    software_version: str,
+    run_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """Per observation block of a night: its DL0 entry, DL1 output and calibration needs."""
+    config = params.get("dl1_config") or None
+    version_dir = claim_campaign_version(
+        data_root, params["campaign"], params.get("version"), config, software_version, run_id
+    )
+    blocks = []
+    for entry in dl0_files(summary["files"]):
+        meta = entry.get("meta") or {}
+        blocks.append(
+            {
+                "dl0": entry,
+                "output": str(version_dir / night / "dl1" / dl1_name(entry["name"])),
+                "calibration": {
+                    "tel_ids": list(meta.get("tel_ids") or dl0_tel_ids(entry["path"])),
+                    "start": meta["start"],
+                    "stop": meta["stop"],
+                    "obs_id": meta.get("obs_id"),
+                },
+            }
+        )
+    if not blocks:
+        raise CampaignError(f"night {night}: the dataset holds no DL0 file")
+    return blocks
+
+
+def plan_night_dl1(
+    blocks: list[Mapping[str, Any]],
+    coefficients: list[Mapping[str, Any]],
+    params: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """Per block, the stage commands with the coefficients the catalog found for it."""
+    return [
+        dl1_commands(
+            block["dl0"],
+            block["output"],
+            params["campaign"],
+            single_coefficients_file(found["coefficients"], block["dl0"]["name"]),
+            params.get("dl1_config") or None,
+        )
+        for block, found in zip(blocks, coefficients, strict=True)
+    ]
+
+
 def observation_window(entries: Iterable[Mapping[str, Any]]) -> tuple[str, str]:
     """The earliest start and latest stop of DL0 entries (``meta.start`` / ``meta.stop``)."""
     starts = [datetime.fromisoformat(str(e["meta"]["start"])) for e in entries]

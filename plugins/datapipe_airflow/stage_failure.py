@@ -11,7 +11,8 @@ task's retries (:class:`~airflow.sdk.exceptions.AirflowException`).
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 ERROR_PREFIX = "datapipe: error:"
 EXPECTED_FAILURE_EXIT_CODE = 2
@@ -55,3 +56,15 @@ def raise_for_exit(command: Sequence[str], returncode: int, output: Sequence[str
     if returncode == EXPECTED_FAILURE_EXIT_CODE and error_lines(output):
         raise AirflowFailException(reason)
     raise AirflowException(reason)
+
+
+@contextmanager
+def fail_without_retry(*errors: type[BaseException]) -> Iterator[None]:
+    """Turn ``errors`` (deterministic: a bad param, a taken version) raised inside into a task
+    failure without retries, with their message as the reason."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    try:
+        yield
+    except errors as exc:
+        raise AirflowFailException(str(exc)) from None
