@@ -42,14 +42,13 @@ env: $(STAMP)
 lock: $(UV)
 	$(UV) lock --python $(PYTHON)
 
+# The demo through Airflow (plugins/datapipe_airflow/demo.py): SimPipe, ACADA and CalibPipe
+# stand-ins deliver a small production and one night into BDMS, then simulation_processing and
+# observation_processing run with dag.test() (SQLite, local backend); prints the products.
 DEMO_ROOT ?= $(CURDIR)/var/demo
 demo: $(STAMP)
-	@export DATAPIPE_DATA_ROOT=$(DEMO_ROOT); set -e; dp=$(VENV)/bin/datapipe; \
-	$$dp simulate production -c include/config/simulation/demo.yaml -o $(DEMO_ROOT)/dl0/demo; \
-	for f in $(DEMO_ROOT)/dl0/demo/*.dl0.h5; do \
-	  $$dp dl0-to-dl1 -i $$f -o $(DEMO_ROOT)/dl1/demo/$$(basename $${f%.dl0.h5}).dl1.h5; done; \
-	$$dp catalog list; \
-	echo "products under $(DEMO_ROOT); catalog $(DEMO_ROOT)/catalog.sqlite"
+	@env -u AIRFLOW_HOME DATAPIPE_DATA_ROOT=$(DEMO_ROOT) PYTHONPATH=$(CURDIR)/plugins \
+	  $(VENV)/bin/python -m datapipe_airflow.demo
 
 test: $(STAMP)
 	@.ci/ensure-postgres

@@ -102,7 +102,7 @@ DEFAULT_ARGS = {
     dag_id="observation_processing",
     description="Nightly: the night's DL0 + CalibPipe coefficients → DL1, versioned, registered",
     schedule=CronDataIntervalTimetable("0 12 * * *", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 1, 1, 12, tz="UTC"),
+    start_date=pendulum.datetime(2025, 1, 1, 12, tz="UTC"),  # backfills reach back to here
     catchup=False,
     max_active_runs=2,
     max_active_tasks=8,

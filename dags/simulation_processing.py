@@ -84,7 +84,7 @@ DEFAULT_ARGS = {
     dag_id="simulation_processing",
     description="SimPipe production in BDMS → DL1, registered with lineage",
     schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=2,
     max_active_tasks=8,
