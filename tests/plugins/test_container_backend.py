@@ -15,7 +15,9 @@ import subprocess
 import textwrap
 
 import pytest
+import yaml
 from airflow_env import ROOT, load_dag, write_test_dag
+from simulated_data import SIMULATION_CONFIGS, datapipe
 
 from datapipe_ops.catalog import Catalog
 
@@ -23,6 +25,7 @@ pytestmark = [pytest.mark.container, pytest.mark.slow]
 
 ENGINE = ROOT / "container" / "engine.sh"
 BUILD = ROOT / "container" / "build-image.sh"
+SIMULATION_CONFIG = SIMULATION_CONFIGS / "demo.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -60,14 +63,16 @@ with DAG(
     params={{"campaign": "container-test"}},
 ) as dag:
     stage_task(
-        "register_dl0",
-        ["catalog", "register", "{product}", "--level", "DL0", "--n-events", "12"],
-        outputs=["{catalog}"],
+        "dl0_to_dl1",
+        ["dl0-to-dl1", "--input", "{dl0}", "--output", "{dl1}", "--quiet"],
+        kind="dl0_to_dl1",
+        outputs=["{dl1}"],
         retries=0,
     )
     stage_task(
-        "register_missing",
-        ["catalog", "register", "{missing}", "--level", "DL0"],
+        "dl0_to_dl1_missing_input",
+        ["dl0-to-dl1", "--input", "{missing}", "--output", "{data}/never.dl1.h5"],
+        kind="dl0_to_dl1",
         retries=0,
     )
 """
@@ -80,28 +85,35 @@ def test_a_real_stage_runs_in_the_stage_image(
     data.mkdir()
     # The worker runs as root here: the container runs as the image's uid 10001, group 0.
     data.chmod(0o2775)
-    product = data / "run001.dl0.h5"
-    product.write_bytes(b"not really HDF5, the catalog only hashes it" * 10)
+    config = tmp_path / "tiny.yaml"
+    production = yaml.safe_load(SIMULATION_CONFIG.read_text())
+    production["particles"] = [dict(production["particles"][0], n_showers=300)]
+    config.write_text(yaml.safe_dump(production))
+    dl0 = data / "run.dl0.h5"
+    datapipe("simulate", "run", "-c", str(config), "-o", str(dl0), "-q")  # on the host
+    dl1 = data / "run.dl1.h5"
     catalog_url = f"sqlite:///{data / 'catalog.sqlite'}"
     monkeypatch.setenv("DATAPIPE_DATA_ROOT", str(data))
     monkeypatch.setenv("DATAPIPE_CATALOG_URL", catalog_url)
     monkeypatch.setenv("DATAPIPE_EXECUTION_BACKEND", "container")
     monkeypatch.setenv("DOCKER_HOST", docker_url)
     source = textwrap.dedent(CONTAINER_DAG).format(
-        product=product, catalog=data / "catalog.sqlite", missing=data / "missing.h5"
+        dl0=dl0, dl1=dl1, data=data, missing=data / "missing.dl0.h5"
     )
     dag = load_dag(write_test_dag("container_stage", source), "container_stage")
-    assert type(dag.task_dict["register_dl0"]).__name__ == "DataPipeContainerOperator"
+    assert type(dag.task_dict["dl0_to_dl1"]).__name__ == "DataPipeContainerOperator"
 
     run = dag.test()
 
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert states == {"register_dl0": "success", "register_missing": "failed"}
+    assert states == {"dl0_to_dl1": "success", "dl0_to_dl1_missing_input": "failed"}
+    # written in the container (uid 10001) on the bind-mounted data root, at the same path
+    assert dl1.stat().st_uid == 10001
     with Catalog(catalog_url) as catalog:
-        registered = catalog.get_product(product)
-    # written by the container (uid 10001) on the bind-mounted data root, at the same path
-    assert (data / "catalog.sqlite").stat().st_uid == 10001
-    assert registered.n_events == 12
-    assert registered.dag_id == "container_stage"
-    assert registered.task_id == "register_dl0"
-    assert registered.run_id == run.run_id
+        product = catalog.get_product(dl1)
+        lineage = {p.path for p in catalog.lineage(dl1).products().values()}
+    assert product.level == "DL1"
+    assert (product.dag_id, product.task_id, product.run_id) == (
+        "container_stage", "dl0_to_dl1", run.run_id,
+    )  # fmt: skip
+    assert str(dl0) in lineage
