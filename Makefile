@@ -24,6 +24,8 @@ help:
 	@echo "make docs   - build the documentation (warnings are errors)"
 	@echo "make lint   - ruff"
 	@echo "make lock   - refresh uv.lock after editing pyproject.toml"
+	@echo "make up     - start Airflow (scheduler, dag-processor, triggerer, api-server); make down stops it"
+	@echo "make image  - build the stage container image with podman (no registry pull)"
 
 $(UV):
 	@if [ -z "$(PYTHON)" ]; then \
@@ -64,17 +66,17 @@ docs: $(STAMP)
 clean:
 	rm -rf $(VENV) $(TOOLS) build .pytest_cache
 
-# Airflow on this machine (deploy/airflow-local.sh): scheduler, dag-processor, triggerer and
+# Airflow on this machine (include/deploy/airflow-local.sh): scheduler, dag-processor, triggerer and
 # api-server as separate processes with pid files under var/airflow; SQLite by default,
 # PostgreSQL with DATAPIPE_AIRFLOW_DB=postgresql+psycopg2://postgres@127.0.0.1:5432/airflow.
 up: $(STAMP)
-	@deploy/airflow-local.sh up
+	@include/deploy/airflow-local.sh up
 
 down:
-	@deploy/airflow-local.sh down
+	@include/deploy/airflow-local.sh down
 
 # The stage image (Containerfile) with podman, from a debootstrap'd root filesystem: no registry
 # pull. Installs podman/runc/debootstrap with apt-get when missing; skipped when up to date.
 image: $(STAMP)
-	@container/engine.sh install
-	@container/build-image.sh
+	@include/container/engine.sh install
+	@include/container/build-image.sh

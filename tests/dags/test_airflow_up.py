@@ -3,7 +3,8 @@
 API — a simulation production, an earlier nightly campaign, and a backfill over two nights with
 a new version and config — all succeeding, then ``make down``.
 
-The script behind ``make up``/``make down`` (``deploy/airflow-local.sh``) is called directly:
+The script behind ``make up``/``make down`` (``include/deploy/airflow-local.sh``) is called
+directly:
 ``make up`` would first re-sync the virtualenv when pyproject.toml is newer than it.
 """
 
@@ -32,7 +33,7 @@ from datapipe_ops.catalog.testing import postgres_test_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(1500)]
 
-SCRIPT = ROOT / "deploy" / "airflow-local.sh"
+SCRIPT = ROOT / "include" / "deploy" / "airflow-local.sh"
 RUN_TIMEOUT_S = 300
 
 

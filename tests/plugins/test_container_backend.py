@@ -1,6 +1,6 @@
 """The container backend runs a real stage in the real stage image (podman's Docker API).
 
-The image is built by ``container/build-image.sh`` (what ``make image`` runs), which does
+The image is built by ``include/container/build-image.sh`` (what ``make image`` runs), which does
 nothing when an image with the same source hash exists: the first run on a machine builds it
 (a few minutes: debootstrap, pip), later runs reuse it, and a change to ``datapipe_ops`` costs a
 ~30 s rebuild of the top layers. The test is skipped only when no container engine can start
@@ -23,8 +23,8 @@ from datapipe_ops.catalog import Catalog
 
 pytestmark = [pytest.mark.container, pytest.mark.slow]
 
-ENGINE = ROOT / "container" / "engine.sh"
-BUILD = ROOT / "container" / "build-image.sh"
+ENGINE = ROOT / "include" / "container" / "engine.sh"
+BUILD = ROOT / "include" / "container" / "build-image.sh"
 SIMULATION_CONFIG = SIMULATION_CONFIGS / "demo.yaml"
 
 
@@ -35,7 +35,9 @@ def docker_url():
         yield os.environ["DOCKER_HOST"]
         return
     if shutil.which("podman") is None:
-        pytest.skip("no container engine: podman is not installed (container/engine.sh install)")
+        pytest.skip(
+            "no container engine: podman is not installed (include/container/engine.sh install)"
+        )
     was_running = subprocess.run([ENGINE, "status"], capture_output=True).returncode == 0
     started = subprocess.run([ENGINE, "start"], capture_output=True, text=True, timeout=120)
     if started.returncode != 0:

@@ -1,9 +1,10 @@
 """The ``container`` backend: the stage image through a Docker-API engine on this machine.
 
 On these machines the engine is Debian's podman serving the Docker API
-(``container/engine.sh start``); any Docker-compatible engine works. The worker's data root is
-bind-mounted at the *same path* inside the container, so the paths a DAG computes, the paths a
-stage writes in provenance and the paths the catalog records are the same inside and outside.
+(``include/container/engine.sh start``); any Docker-compatible engine works. The worker's data
+root is bind-mounted at the *same path* inside the container, so the paths a DAG computes, the
+paths a stage writes in provenance and the paths the catalog records are the same inside and
+outside.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from datapipe_airflow.stage_failure import raise_for_exit
 
 
 def default_docker_url() -> str:
-    """``$DOCKER_HOST``, else the socket that ``container/engine.sh start`` serves."""
+    """``$DOCKER_HOST``, else the socket that ``include/container/engine.sh start`` serves."""
     return os.environ.get("DOCKER_HOST") or f"unix://{repository_root() / 'var/podman/podman.sock'}"
 
 

@@ -16,10 +16,10 @@
 # interpreter whose prefix is copied), DEBIAN_MIRROR, REBUILD_BASE=1 to redo steps 1-2,
 # FORCE=1 to rebuild even if the image is up to date.
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
-# shellcheck source=container/containers-conf.sh
-. "$ROOT/container/containers-conf.sh"
+# shellcheck source=include/container/containers-conf.sh
+. "$ROOT/include/container/containers-conf.sh"
 WORK="$ROOT/var/image"
 SUITE=bookworm
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
@@ -31,7 +31,7 @@ BASE_IMAGE="localhost/datapipe-base:$SUITE-py3.12"
 LIBS=ca-certificates,libssl3,libffi8,zlib1g,libbz2-1.0,liblzma5,libsqlite3-0,libreadline8,libncursesw6,libuuid1,libgdbm6,libgomp1,libstdc++6
 
 die() { echo "error: $*" >&2; exit 1; }
-command -v podman >/dev/null || die "podman is not installed: run 'container/engine.sh install'"
+command -v podman >/dev/null || die "podman is not installed: run 'include/container/engine.sh install'"
 
 SOURCE_HASH="$(find Containerfile pyproject.toml uv.lock datapipe_ops include -type f \
   ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum \
@@ -42,7 +42,7 @@ if [ "${FORCE:-0}" != 1 ] && [ "${REBUILD_BASE:-0}" != 1 ] && podman image exist
   exit 0
 fi
 [ "$(id -u)" -eq 0 ] || die "building the base root filesystem needs root (debootstrap, chroot)"
-command -v debootstrap >/dev/null || die "debootstrap is not installed: run 'container/engine.sh install'"
+command -v debootstrap >/dev/null || die "debootstrap is not installed: run 'include/container/engine.sh install'"
 PYTHON="${PYTHON:-$(.ci/find-python312 || true)}"
 [ -n "$PYTHON" ] || die "no Python 3.12 interpreter found (set PYTHON=/path/to/python3.12)"
 PREFIX="$("$PYTHON" -c 'import sys; print(sys.base_prefix)')"
@@ -83,7 +83,7 @@ fi
 ctx="$WORK/context"
 rm -rf "$ctx" && mkdir -p "$ctx"
 cp pyproject.toml README.md "$ctx/"
-tar --exclude='__pycache__' -cf - datapipe_ops include | tar -C "$ctx" -xf -
+tar --exclude='__pycache__' --exclude=include/container --exclude=include/deploy -cf - datapipe_ops include | tar -C "$ctx" -xf -
 # The runtime dependencies of [project.dependencies] exactly as locked (no extras: no Airflow).
 .tools/bin/uv export --frozen --no-emit-project --no-dev --format requirements-txt \
   -o "$ctx/requirements.txt" >/dev/null 2>&1 || die "uv export from uv.lock failed (run 'make env')"

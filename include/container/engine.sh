@@ -2,19 +2,19 @@
 # The local container engine for the `container` execution backend: Debian's podman serving the
 # Docker API on a unix socket under var/podman/.
 #
-#   container/engine.sh install   apt-get install podman, runc, debootstrap (needs root)
-#   container/engine.sh start     start `podman system service` (pid file), print DOCKER_HOST
-#   container/engine.sh stop      stop the service started by `start`
-#   container/engine.sh status    exit 0 if the service answers, print DOCKER_HOST
-#   container/engine.sh host      print the DOCKER_HOST URL (whether or not it is running)
+#   include/container/engine.sh install   apt-get install podman, runc, debootstrap (needs root)
+#   include/container/engine.sh start     start `podman system service` (pid file), print DOCKER_HOST
+#   include/container/engine.sh stop      stop the service started by `start`
+#   include/container/engine.sh status    exit 0 if the service answers, print DOCKER_HOST
+#   include/container/engine.sh host      print the DOCKER_HOST URL (whether or not it is running)
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 RUN_DIR="${DATAPIPE_PODMAN_DIR:-$ROOT/var/podman}"
 SOCKET="$RUN_DIR/podman.sock"
 PIDFILE="$RUN_DIR/podman.pid"
 LOG="$RUN_DIR/podman.log"
-# shellcheck source=container/containers-conf.sh
-. "$ROOT/container/containers-conf.sh"
+# shellcheck source=include/container/containers-conf.sh
+. "$ROOT/include/container/containers-conf.sh"
 
 die() { echo "error: $*" >&2; exit 1; }
 
@@ -32,7 +32,7 @@ install() {
 answers() { curl -fsS --max-time 5 --unix-socket "$SOCKET" http://d/_ping >/dev/null 2>&1; }
 
 start() {
-  command -v podman >/dev/null || die "podman is not installed: run 'container/engine.sh install'"
+  command -v podman >/dev/null || die "podman is not installed: run 'include/container/engine.sh install'"
   mkdir -p "$RUN_DIR"
   if answers; then echo "unix://$SOCKET"; return; fi
   rm -f "$SOCKET"

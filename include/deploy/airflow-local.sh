@@ -2,11 +2,11 @@
 # Airflow for DataPipe on one machine: scheduler, dag-processor, triggerer and api-server as
 # separate processes with pid files (`make up` / `make down`).
 #
-#   deploy/airflow-local.sh up       migrate the metadata DB, import the pools, start the four
+#   include/deploy/airflow-local.sh up       migrate the metadata DB, import the pools, start the four
 #                                    components, wait for the UI, print its address and login
-#   deploy/airflow-local.sh down     stop them (scheduler first, api-server last), remove pid files
-#   deploy/airflow-local.sh status   which components run
-#   deploy/airflow-local.sh env      print the environment (source it to use the `airflow` CLI)
+#   include/deploy/airflow-local.sh down     stop them (scheduler first, api-server last), remove pid files
+#   include/deploy/airflow-local.sh status   which components run
+#   include/deploy/airflow-local.sh env      print the environment (source it to use the `airflow` CLI)
 #
 # Settings (environment):
 #   DATAPIPE_AIRFLOW_HOME   AIRFLOW_HOME (default var/airflow)
@@ -16,7 +16,7 @@
 #                           postgresql+psycopg2://postgres@127.0.0.1:5432/airflow)
 #   DATAPIPE_DATA_ROOT, DATAPIPE_CATALOG_URL, DATAPIPE_EXECUTION_BACKEND  passed to the tasks
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 VENV_BIN="${DATAPIPE_VENV_BIN:-$ROOT/.venv/bin}"
 HOME_DIR="${DATAPIPE_AIRFLOW_HOME:-$ROOT/var/airflow}"
 mkdir -p "$HOME_DIR"
