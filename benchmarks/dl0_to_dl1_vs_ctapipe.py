@@ -47,7 +47,7 @@ import hdf5plugin  # noqa: E402
 import numpy as np  # noqa: E402
 
 from datapipe_ops.calib.config import DL0ToDL1Config  # noqa: E402
-from datapipe_ops.calib.stage import _plan, dl0_to_dl1, process_chunk  # noqa: E402
+from datapipe_ops.calib.stage import _plan, dl0_to_dl1, extract_chunk, process_chunk  # noqa: E402
 from datapipe_ops.io import layout, open_product  # noqa: E402
 from datapipe_ops.io.instrument import read_subarray  # noqa: E402
 
@@ -115,7 +115,6 @@ def _reference_chain(subarray, tel_id: int, plan):
 
 def compute_benchmark(dl0: Path, coefficients: Path, n_reference: int) -> dict[str, dict]:
     """Sections 1 and 2: ours vs ctapipe on in-memory waveforms, bandwidth vs a copy."""
-    from datapipe_ops.calib.extraction import extract_images
 
     config = DL0ToDL1Config()
     results = {}
@@ -135,23 +134,8 @@ def compute_benchmark(dl0: Path, coefficients: Path, n_reference: int) -> dict[s
 
             def extraction_only(plans=plans, data=data) -> None:
                 for tel_id, waveforms in data.items():
-                    plan = plans[tel_id]
-                    geometry, ext, series = plan.geometry, plan.extraction, plan.coefficients
                     for start in range(0, len(waveforms), CHUNK):
-                        extract_images(
-                            waveforms[start : start + CHUNK],
-                            geometry.neighbor_offsets,
-                            geometry.neighbor_indices,
-                            plan.sampling_rate_ghz,
-                            method=ext.method,
-                            window_width=ext.window_width,
-                            window_shift=ext.window_shift,
-                            correction=plan.correction,
-                            pedestal_offset=series.pedestal_offset,
-                            factor=series.factor,
-                            time_shift_ns=series.time_shift_ns,
-                            outlier_mask=series.outlier_mask,
-                        )
+                        extract_chunk(plans[tel_id], waveforms[start : start + CHUNK])
 
             copies = {t: np.empty_like(w) for t, w in data.items()}
 

@@ -207,6 +207,31 @@ def _aligned_chunk(dset: h5py.Dataset, chunk_size: int) -> int:
     return max(rows, chunk_size // rows * rows)
 
 
+def extract_chunk(
+    plan: TelescopePlan, waveforms: np.ndarray, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Calibrated charge and peak time [ns] of a chunk of one telescope's uint16 waveforms,
+    with the plan's extractor and the coefficient row ``rows`` of each event."""
+    geometry, ext, cal = plan.geometry, plan.extraction, plan.coefficients
+    return extract_images(
+        waveforms,
+        geometry.neighbor_offsets,
+        geometry.neighbor_indices,
+        plan.sampling_rate_ghz,
+        method=ext.method,
+        window_width=ext.window_width,
+        window_shift=ext.window_shift,
+        peak_index=ext.peak_index,
+        local_weight=ext.local_weight,
+        correction=plan.correction,
+        pedestal_offset=cal.pedestal_offset,
+        factor=cal.factor,
+        time_shift_ns=cal.time_shift_ns,
+        outlier_mask=cal.outlier_mask,
+        rows=rows,
+    )
+
+
 def process_chunk(
     waveforms: np.ndarray,
     rows: np.ndarray,
@@ -225,24 +250,8 @@ def process_chunk_arrays(
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """As :func:`process_chunk`, the parameters as the arrays ``(floats, ints, is_valid)``."""
-    geometry, ext, cln, cal = plan.geometry, plan.extraction, plan.cleaning, plan.coefficients
-    image, peak_time = extract_images(
-        waveforms,
-        geometry.neighbor_offsets,
-        geometry.neighbor_indices,
-        plan.sampling_rate_ghz,
-        method=ext.method,
-        window_width=ext.window_width,
-        window_shift=ext.window_shift,
-        peak_index=ext.peak_index,
-        local_weight=ext.local_weight,
-        correction=plan.correction,
-        pedestal_offset=cal.pedestal_offset,
-        factor=cal.factor,
-        time_shift_ns=cal.time_shift_ns,
-        outlier_mask=cal.outlier_mask,
-        rows=rows,
-    )
+    geometry, cln = plan.geometry, plan.cleaning
+    image, peak_time = extract_chunk(plan, waveforms, rows)
     masks = clean_images(
         image,
         geometry.neighbor_offsets,
