@@ -29,7 +29,7 @@ from datapipe_ops.image.geometry import ImageGeometry
 from datapipe_ops.image.leakage import leakage
 from datapipe_ops.image.morphology import island_size_classes, label_one
 from datapipe_ops.image.statistics import describe
-from datapipe_ops.image.timing import timing_fit
+from datapipe_ops.image.timing import lts_workspace, timing_fit_into
 
 DEG = u.deg
 #: float parameter columns in ctapipe's order, with their units
@@ -153,6 +153,7 @@ def _parameterize_chunk(
     stack = np.empty(n_pixels, dtype=np.int32)
     sizes = np.empty(n_pixels + 1, dtype=np.int32)
     moments = np.empty(h.N_HILLAS, dtype=np.float64)
+    lts_work, lts_indices = lts_workspace(n_pixels)
     for e in range(n_events):
         row = floats[e]
         row[:] = np.nan
@@ -190,7 +191,9 @@ def _parameterize_chunk(
         sin_psi = math.sin(psi)
         for k in range(n):
             longi[k] = (x[k] - cog_x) * cos_psi + (y[k] - cog_y) * sin_psi
-        slope, intercept, deviation = timing_fit(longi[:n], time[:n], rng)
+        slope, intercept, deviation = timing_fit_into(
+            longi[:n], time[:n], rng, lts_work, lts_indices
+        )
         row[F_TIMING] = intercept
         row[F_TIMING + 1] = deviation
         row[F_TIMING + 2] = slope
