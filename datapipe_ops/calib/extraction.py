@@ -32,6 +32,8 @@ from typing import Literal
 import numpy as np
 from numba import njit
 
+from datapipe_ops.calib.intrinsics import LANES, float32_bits, neighbor_peak, prefetch
+
 Method = Literal["neighbor_peak_window_sum", "local_peak_window_sum", "fixed_window_sum"]
 METHODS: dict[str, int] = {
     "neighbor_peak_window_sum": 0,
@@ -87,6 +89,8 @@ def integration_correction(
 INDEX_BITS = 10
 INDEX_MASK = (1 << INDEX_BITS) - 1
 MAX_SAMPLES = 1 << INDEX_BITS
+#: uint16 samples per 64-byte cache line (the prefetch stride)
+SAMPLES_PER_LINE = 32
 
 
 @njit(cache=True)
@@ -105,6 +109,14 @@ def neighbor_table(offsets, indices, broken, dummy, table):
             table[p, j] = dummy
 
 
+@njit(cache=True, inline="always")
+def _prefetch_row(upcoming, p):
+    """Ask for pixel p's waveform of the next event (``upcoming``, 2-D) to come into cache."""
+    n_samples = upcoming.shape[1]
+    for offset in range(0, n_samples, SAMPLES_PER_LINE):
+        prefetch(upcoming, p * n_samples + offset)
+
+
 @njit(cache=True)
 def _calibrated_waveforms(waveforms, pedestal, scratch):
     """scratch[:n_pixels] = waveform - pedestal in float32, as ctapipe's in-place subtraction.
@@ -120,68 +132,71 @@ def _calibrated_waveforms(waveforms, pedestal, scratch):
 
 
 @njit(cache=True, inline="always")
-def _key(bits, s):
-    """Argmax key of float32 sample s (``bits`` is the int32 view of the values).
+def _key(value, s):
+    """Argmax key of the float32 ``value`` of sample s.
 
     An order-preserving integer image of the float, with the sample index in the low bits
     (a smaller index gives a larger key), so that one vectorisable integer max finds the first
     maximum, as numpy's argmax does.
     """
-    i = np.int64(bits[s])
+    i = np.int64(float32_bits(value))
     ordered = i ^ ((i >> 31) & 0x7FFFFFFF)
     return (ordered << INDEX_BITS) | (INDEX_MASK - s)
 
 
+@njit(cache=True, inline="always")
+def _store_window(values, p, peak, shift, windows):
+    """``windows[k, p]`` = ``values[peak - shift + k]``, 0 outside the readout (an added +0.0
+    changes no sum, so a zero there is the same as ctapipe's clipping of the window)."""
+    n_samples = values.shape[0]
+    first = peak - shift
+    for k in range(windows.shape[0]):
+        s = first + k
+        inside = 0 <= s < n_samples
+        value = values[min(max(s, 0), n_samples - 1)]
+        windows[k, p] = value if inside else np.float32(0.0)
+
+
 @njit(cache=True)
-def _neighbor_peaks(scratch, weight, table, summed, peaks):
-    """Peak sample of every pixel's neighbour sum, sum and argmax fused in one pass.
+def _neighbor_peaks(scratch, weight, table, peaks, upcoming):
+    """Peak sample of every pixel's neighbour sum.
 
     The sum is ctapipe's: float32, the pixel's own waveform times ``weight`` first, then the
     unbroken neighbours in CSR order (missing ones add the zero row: +0.0 changes no sum).
-    Adding a final +0.0 turns -0.0 into +0.0, which numpy's argmax treats as equal.
+    Adding a final +0.0 turns -0.0 into +0.0, which numpy's argmax treats as equal; for the
+    same reason a zero ``weight`` term (+-0.0, which changes no non-zero sum) is left out.
+    Hexagonal (6) and square (4) neighbourhoods of at least ``LANES`` samples go through the
+    vector search :func:`~datapipe_ops.calib.intrinsics.neighbor_peak`, anything else through
+    a scalar loop with the same result. While it runs, the next event's waveforms
+    (``upcoming``) are prefetched pixel by pixel.
     """
-    bits = summed.view(np.int32)
-    n_samples = summed.shape[0]
+    n_samples = scratch.shape[1]
     zero = np.float32(0.0)
     width = table.shape[1]
+    vector = weight == 0 and n_samples >= LANES
     for p in range(peaks.shape[0]):
-        best = np.int64(-(2**62))
-        if width == 6:  # hexagonal pixels: one expression per sample, no store in between
-            n0, n1, n2 = table[p, 0], table[p, 1], table[p, 2]
-            n3, n4, n5 = table[p, 3], table[p, 4], table[p, 5]
-            for s in range(n_samples):
-                summed[s] = (
-                    scratch[p, s] * weight
-                    + scratch[n0, s]
-                    + scratch[n1, s]
-                    + scratch[n2, s]
-                    + scratch[n3, s]
-                    + scratch[n4, s]
-                    + scratch[n5, s]
-                ) + zero
-                best = max(best, _key(bits, s))
-        elif width == 4:  # square pixels
-            n0, n1, n2, n3 = table[p, 0], table[p, 1], table[p, 2], table[p, 3]
-            for s in range(n_samples):
-                summed[s] = (
-                    scratch[p, s] * weight
-                    + scratch[n0, s]
-                    + scratch[n1, s]
-                    + scratch[n2, s]
-                    + scratch[n3, s]
-                ) + zero
-                best = max(best, _key(bits, s))
+        _prefetch_row(upcoming, p)
+        if vector and width == 6:
+            rows6 = (table[p, 0], table[p, 1], table[p, 2], table[p, 3], table[p, 4], table[p, 5])
+            peaks[p] = neighbor_peak(scratch, rows6)
+        elif vector and width == 4:
+            rows4 = (table[p, 0], table[p, 1], table[p, 2], table[p, 3])
+            peaks[p] = neighbor_peak(scratch, rows4)
         else:
+            best = np.int64(-(2**62))
             for s in range(n_samples):
-                summed[s] = scratch[p, s] * weight
-            for j in range(width):
-                neighbor = table[p, j]
-                for s in range(n_samples):
-                    summed[s] += scratch[neighbor, s]
-            for s in range(n_samples):
-                summed[s] += zero
-                best = max(best, _key(bits, s))
-        peaks[p] = INDEX_MASK - (best & INDEX_MASK)
+                value = scratch[p, s] * weight
+                for j in range(width):
+                    value += scratch[table[p, j], s]
+                best = max(best, _key(value + zero, s))
+            peaks[p] = INDEX_MASK - (best & INDEX_MASK)
+
+
+@njit(cache=True)
+def _windows_calibrated(scratch, peaks, shift, windows):
+    """:func:`_store_window` of every pixel's calibrated waveform."""
+    for p in range(peaks.shape[0]):
+        _store_window(scratch[p], p, peaks[p], shift, windows)
 
 
 @njit(cache=True)
@@ -200,66 +215,96 @@ def _local_peaks(raw, peaks):
 
 
 @njit(cache=True)
-def _integrate(raw, pedestal, peaks, width, shift, sampling_rate_ghz, charges, times):
-    """Window sum and peak time [ns] of every pixel, float32 as ctapipe's extract_around_peak.
-
-    The window's samples are calibrated on the fly (float32 ``raw - pedestal``) and summed in
-    float64; the time is the mean sample index weighted by the positive samples.
-    """
+def _windows_raw(raw, pedestal, peaks, shift, windows, upcoming):
+    """As :func:`_store_window` for every pixel, calibrating only the window's samples of the
+    raw counts (float32 ``raw - pedestal``); prefetches the next event's waveforms meanwhile."""
     n_samples = raw.shape[1]
     for p in range(peaks.shape[0]):
-        peak = peaks[p]
+        _prefetch_row(upcoming, p)
+        first = peaks[p] - shift
         offset = pedestal[p]
-        start = max(peak - shift, 0)
-        stop = min(peak - shift + width, n_samples)
-        total = 0.0
-        numerator = 0.0
-        denominator = 0.0
-        for s in range(start, stop):
-            value = np.float64(np.float32(raw[p, s]) - offset)
-            total += value
-            positive = max(value, 0.0)  # branch-free; adding +/-0.0 changes no sum
-            numerator += positive * s
-            denominator += positive
-        time = np.float32(numerator / denominator) if denominator > 0 else np.float32(peak)
-        charges[p] = np.float32(total)
-        times[p] = np.float32(np.float64(time) / sampling_rate_ghz)
+        for k in range(windows.shape[0]):
+            s = first + k
+            inside = 0 <= s < n_samples
+            value = np.float32(raw[p, min(max(s, 0), n_samples - 1)]) - offset
+            windows[k, p] = value if inside else np.float32(0.0)
 
 
 @njit(cache=True)
-def _integrate_calibrated(scratch, peaks, width, shift, sampling_rate_ghz, charges, times):
-    """As :func:`_integrate`, on waveforms already calibrated (``scratch``, float32)."""
-    n_samples = scratch.shape[1]
-    for p in range(peaks.shape[0]):
-        peak = peaks[p]
-        start = max(peak - shift, 0)
-        stop = min(peak - shift + width, n_samples)
-        total = 0.0
-        numerator = 0.0
-        denominator = 0.0
-        for s in range(start, stop):
-            value = np.float64(scratch[p, s])
-            total += value
-            positive = max(value, 0.0)  # branch-free; adding +/-0.0 changes no sum
-            numerator += positive * s
-            denominator += positive
-        time = np.float32(numerator / denominator) if denominator > 0 else np.float32(peak)
-        charges[p] = np.float32(total)
-        times[p] = np.float32(np.float64(time) / sampling_rate_ghz)
+def _integrate_windows(windows, peaks, shift, total, numerator, denominator):
+    """Window sums and time moments, every pixel at once (vectorised over pixels).
+
+    ctapipe's ``extract_around_peak`` arithmetic: float64 sums of the float32 samples in
+    sample order; the time numerator and denominator take only the positive samples.
+    """
+    n_pixels = peaks.shape[0]
+    for p in range(n_pixels):
+        total[p] = 0.0
+        numerator[p] = 0.0
+        denominator[p] = 0.0
+    for k in range(windows.shape[0]):
+        for p in range(n_pixels):
+            value = np.float64(windows[k, p])
+            positive = value if value > 0.0 else 0.0  # adding +0.0 changes no sum
+            total[p] += value
+            numerator[p] += positive * np.float64(peaks[p] - shift + k)
+            denominator[p] += positive
 
 
 @njit(cache=True)
-def _apply_coefficients(
-    charges, times, channel, correction, apply_correction, factor, time_shift, image, peak_time
+def _finish_pixels(
+    total,
+    numerator,
+    denominator,
+    peaks,
+    sampling_rate_ghz,
+    correction,
+    apply_correction,
+    factor,
+    time_shift,
+    image,
+    peak_time,
 ):
-    """Integration correction, ADC → p.e. and time offset, with ctapipe's float32 roundings."""
-    for p in range(charges.shape[0]):
+    """Charge and time of one gain channel, with ctapipe's float32 rounding steps: window sum
+    → integration correction → ADC to p.e.; weighted mean sample → ns → time offset."""
+    scale = correction if apply_correction else 1.0
+    for p in range(peaks.shape[0]):
+        den = denominator[p]
+        time = np.float32(numerator[p] / den) if den > 0.0 else np.float32(peaks[p])
+        time = np.float32(np.float64(time) / sampling_rate_ghz)
+        charge = np.float32(total[p])
+        if apply_correction:
+            charge = np.float32(np.float64(charge) * scale)
+        image[p] = np.float32(np.float64(charge) * np.float64(factor[p]))
+        peak_time[p] = np.float32(np.float64(time) - np.float64(time_shift[p]))
+
+
+@njit(cache=True)
+def _finish_pixels_by_channel(
+    total,
+    numerator,
+    denominator,
+    peaks,
+    sampling_rate_ghz,
+    channel,
+    correction,
+    apply_correction,
+    factor,
+    time_shift,
+    image,
+    peak_time,
+):
+    """As :func:`_finish_pixels` with a gain channel per pixel (``factor[channel[p], p]``)."""
+    for p in range(peaks.shape[0]):
         ch = channel[p]
-        charge = charges[p]
+        den = denominator[p]
+        time = np.float32(numerator[p] / den) if den > 0.0 else np.float32(peaks[p])
+        time = np.float32(np.float64(time) / sampling_rate_ghz)
+        charge = np.float32(total[p])
         if apply_correction:
             charge = np.float32(np.float64(charge) * correction[ch])
         image[p] = np.float32(np.float64(charge) * np.float64(factor[ch, p]))
-        peak_time[p] = np.float32(np.float64(times[p]) - np.float64(time_shift[ch, p]))
+        peak_time[p] = np.float32(np.float64(time) - np.float64(time_shift[ch, p]))
 
 
 @njit(cache=True)
@@ -308,14 +353,15 @@ def _extract_chunk(
     neighbor_peak = method == 0
     # neighbour-peak search: calibrated float32 waveforms plus one all-zero row
     scratch = np.zeros((n_pixels + 1 if neighbor_peak else 0, n_samples), dtype=np.float32)
-    summed = np.empty(n_samples, dtype=np.float32)
     table_width = 0
     for p in range(n_pixels):
         table_width = max(table_width, offsets[p + 1] - offsets[p])
     table = np.empty((n_pixels, table_width), dtype=np.int32)
     peaks = np.empty(n_pixels, dtype=np.int64)
-    charges = np.empty(n_pixels, dtype=np.float32)
-    times = np.empty(n_pixels, dtype=np.float32)
+    windows = np.empty((max(width, 0), n_pixels), dtype=np.float32)
+    total = np.empty(n_pixels, dtype=np.float64)
+    numerator = np.empty(n_pixels, dtype=np.float64)
+    denominator = np.empty(n_pixels, dtype=np.float64)
     replaced = np.empty(n_pixels, dtype=np.float32)
     channel = np.zeros(n_pixels, dtype=np.int64)
     event_pedestal = np.empty(n_pixels, dtype=np.float32)
@@ -342,27 +388,47 @@ def _extract_chunk(
                 table_broken[:] = broken
                 neighbor_table(offsets, indices, table_broken, n_pixels, table)
         raw = waveforms[e]
+        upcoming = waveforms[min(e + 1, n_events - 1)]
         if neighbor_peak:
             _calibrated_waveforms(raw, event_pedestal, scratch)
-            _neighbor_peaks(scratch, weight, table, summed, peaks)
-            _integrate_calibrated(scratch, peaks, width, shift, sampling_rate_ghz, charges, times)
+            _neighbor_peaks(scratch, weight, table, peaks, upcoming)
+            _windows_calibrated(scratch, peaks, shift, windows)
         else:
             if method == 1:
                 _local_peaks(raw, peaks)
             else:
                 peaks[:] = fixed_peak
-            _integrate(raw, event_pedestal, peaks, width, shift, sampling_rate_ghz, charges, times)
-        _apply_coefficients(
-            charges,
-            times,
-            channel,
-            correction,
-            apply_correction,
-            factor[row],
-            time_shift[row],
-            image[e],
-            peak_time[e],
-        )
+            _windows_raw(raw, event_pedestal, peaks, shift, windows, upcoming)
+        _integrate_windows(windows, peaks, shift, total, numerator, denominator)
+        if has_gain:
+            _finish_pixels_by_channel(
+                total,
+                numerator,
+                denominator,
+                peaks,
+                sampling_rate_ghz,
+                channel,
+                correction,
+                apply_correction,
+                factor[row],
+                time_shift[row],
+                image[e],
+                peak_time[e],
+            )
+        else:
+            _finish_pixels(
+                total,
+                numerator,
+                denominator,
+                peaks,
+                sampling_rate_ghz,
+                correction[0],
+                apply_correction,
+                factor[row, 0],
+                time_shift[row, 0],
+                image[e],
+                peak_time[e],
+            )
         if any_broken:
             _interpolate_broken(image[e], broken, offsets, indices, replaced)
             _interpolate_broken(peak_time[e], broken, offsets, indices, replaced)
@@ -380,6 +446,16 @@ def _coefficient(array: np.ndarray | None, n_pixels: int, fill: float, dtype: ty
     if array.ndim != 3 or array.shape[-1] != n_pixels:
         raise ValueError(f"coefficients of shape {array.shape} do not fit {n_pixels} pixels")
     return np.ascontiguousarray(array)
+
+
+def _same_shape(coefficients: list[np.ndarray]) -> list[np.ndarray]:
+    """The coefficients with a single row or gain channel repeated to match the others."""
+    shape = tuple(max(c.shape[axis] for c in coefficients) for axis in range(3))
+    try:
+        return [np.ascontiguousarray(np.broadcast_to(c, shape)) for c in coefficients]
+    except ValueError:
+        shapes = sorted({c.shape[:2] for c in coefficients})
+        raise ValueError(f"coefficients of (rows, channels) {shapes} do not match") from None
 
 
 def extract_images(
@@ -442,17 +518,30 @@ def extract_images(
     if method not in METHODS:
         raise ValueError(f"unknown extraction method {method!r}, use one of {sorted(METHODS)}")
     n_events, n_pixels, _ = waveforms.shape
-    pedestal = _coefficient(pedestal_offset, n_pixels, 0.0, np.float32)
-    gain = _coefficient(factor, n_pixels, 1.0, np.float32)
-    shift = _coefficient(time_shift_ns, n_pixels, 0.0, np.float32)
-    broken = _coefficient(outlier_mask, n_pixels, False, np.bool_)
+    pedestal, gain, shift, broken = _same_shape(
+        [
+            _coefficient(pedestal_offset, n_pixels, 0.0, np.float32),
+            _coefficient(factor, n_pixels, 1.0, np.float32),
+            _coefficient(time_shift_ns, n_pixels, 0.0, np.float32),
+            _coefficient(outlier_mask, n_pixels, False, np.bool_),
+        ]
+    )
     rows = np.zeros(n_events, np.int64) if rows is None else np.asarray(rows, np.int64)
     if rows.shape != (n_events,) or (n_events and not 0 <= rows.min() <= rows.max() < len(gain)):
         raise ValueError("rows must give a valid coefficient row for every event")
     channels = (
         np.zeros((0, 0), np.int64) if gain_channel is None else np.asarray(gain_channel, np.int64)
     )
-    corr = np.ones(1) if correction is None else np.asarray(correction, np.float64)
+    n_channels = gain.shape[1]
+    if gain_channel is not None and (
+        channels.shape != (n_events, n_pixels)
+        or (channels.size and not 0 <= channels.min() <= channels.max() < n_channels)
+    ):
+        raise ValueError(f"gain_channel must be (n_events, n_pixels) channels below {n_channels}")
+    corr = np.ones(n_channels) if correction is None else np.asarray(correction, np.float64)
+    if corr.shape != (n_channels,) and corr.shape != (1,) * corr.ndim:
+        raise ValueError(f"correction must give one factor per gain channel ({n_channels})")
+    corr = np.broadcast_to(corr.ravel(), (n_channels,)).copy()
     image = np.empty((n_events, n_pixels), dtype=np.float32)
     peak_time = np.empty((n_events, n_pixels), dtype=np.float32)
     _extract_chunk(

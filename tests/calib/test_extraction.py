@@ -188,3 +188,13 @@ def test_bad_input_is_refused(lstcam, make_toy):
         extract_images(toy.waveforms, *args, rows=np.array([0, 1]))
     with pytest.raises(ValueError, match="do not fit"):
         extract_images(toy.waveforms, *args, factor=np.ones(10, np.float32))
+    n_pixels = toy.waveforms.shape[1]
+    with pytest.raises(ValueError, match="do not match"):  # 2 rows of factors, 3 of pedestals
+        extract_images(
+            toy.waveforms,
+            *args,
+            factor=np.ones((2, 1, n_pixels), np.float32),
+            pedestal_offset=np.zeros((3, 1, n_pixels), np.float32),
+        )
+    with pytest.raises(ValueError, match="gain_channel"):
+        extract_images(toy.waveforms, *args, gain_channel=np.ones((2, n_pixels), np.int64))

@@ -1,0 +1,151 @@
+"""Machine operations numba does not expose, for the extraction kernels.
+
+``float32_bits(x)``
+    the IEEE-754 bit pattern of a float32 as an int32 (a register move, no memory round trip),
+    so that an order-preserving integer key of a float can be formed inside a vectorised loop;
+``prefetch(array, index)``
+    a hint to bring the cache line holding element ``index`` of a C-contiguous array (counted
+    in elements from its start) into the cache, without waiting for it and without faulting
+    on any address. Kernels use it to fetch the next event's waveforms from main memory while
+    they compute on the current one;
+``neighbor_peak(scratch, rows)``
+    the first argmax of the float32 sum of a few rows of a 2-D array, in explicit 16-lane
+    vectors (numba's own loops leave this search, the hottest of the stage, about 1.6 times
+    slower: LLVM cannot vectorise an argmax itself and pays a scalar remainder per row).
+
+All are LLVM operations (``bitcast`` and ``llvm.prefetch``) emitted through
+:func:`numba.extending.intrinsic`; they work in any ``@njit`` function, cached or not.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
+
+_I32 = ir.IntType(32)
+
+
+@intrinsic
+def float32_bits(typingctx, value):
+    """int32 with the bit pattern of the float32 ``value``."""
+    if not isinstance(value, types.Float) or value.bitwidth != 32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], _I32)
+
+    return types.int32(value), codegen
+
+
+@intrinsic
+def prefetch(typingctx, array, index):
+    """Prefetch (for reading, into all cache levels) element ``index`` of ``array``."""
+    if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        byte_pointer = builder.bitcast(builder.gep(data, [args[1]]), ir.IntType(8).as_pointer())
+        function = cgutils.get_or_insert_function(
+            builder.module,
+            ir.FunctionType(ir.VoidType(), [byte_pointer.type, _I32, _I32, _I32]),
+            "llvm.prefetch.p0",
+        )
+        # read, highest temporal locality, data cache
+        builder.call(function, [byte_pointer, _I32(0), _I32(3), _I32(1)])
+        return context.get_dummy_value()
+
+    return types.void(array, index), codegen
+
+
+#: float32 lanes of the vectors :func:`neighbor_peak` works on (one AVX-512 register)
+LANES = 16
+_I64 = ir.IntType(64)
+_FLOATS = ir.VectorType(ir.FloatType(), LANES)
+_INTS = ir.VectorType(_I32, LANES)
+
+
+def _splat(builder: ir.IRBuilder, value: ir.Value) -> ir.Value:
+    """A vector of ``LANES`` copies of the int32 ``value``."""
+    undefined = ir.Constant(_INTS, ir.Undefined)
+    first = builder.insert_element(undefined, value, _I32(0))
+    return builder.shuffle_vector(first, undefined, ir.Constant(_INTS, [0] * LANES))
+
+
+def _reduce(builder: ir.IRBuilder, operation: str, vector: ir.Value) -> ir.Value:
+    """``llvm.vector.reduce.<operation>`` of an int32 vector."""
+    function = cgutils.get_or_insert_function(
+        builder.module,
+        ir.FunctionType(_I32, [_INTS]),
+        f"llvm.vector.reduce.{operation}.v{LANES}i32",
+    )
+    return builder.call(function, [vector])
+
+
+@intrinsic
+def neighbor_peak(typingctx, scratch, rows):
+    """First sample of the maximum of the float32 sum of ``scratch`` rows ``rows``.
+
+    ``scratch`` is a C-contiguous 2-D float32 array with at least ``LANES`` columns; ``rows``
+    a tuple of row indices. The sum is formed left to right in float32, plus a final +0.0 (so
+    that -0.0 counts as +0.0), exactly as the scalar loop ``s = r0[i] + r1[i] + ...`` would.
+
+    The samples are taken ``LANES`` at a time (the last block overlaps the one before when the
+    row length is not a multiple of ``LANES``); each lane keeps its largest value and the first
+    sample where it occurred, comparing the floats through an order-preserving integer image;
+    the answer is the smallest sample among the lanes holding the overall maximum, which is the
+    first maximum numpy's ``argmax`` returns.
+    """
+    if not (
+        isinstance(scratch, types.Array)
+        and scratch.ndim == 2
+        and scratch.dtype == types.float32
+        and isinstance(rows, types.UniTuple)
+        and isinstance(rows.dtype, types.Integer)
+    ):
+        return None
+    count = rows.count
+
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        n_samples = builder.extract_value(array.shape, 1)
+        starts = [
+            builder.gep(
+                array.data,
+                [builder.mul(context.cast(builder, row, rows.dtype, types.int64), n_samples)],
+            )
+            for row in cgutils.unpack_tuple(builder, args[1], count)
+        ]
+        best = cgutils.alloca_once_value(builder, ir.Constant(_INTS, [-(2**31)] * LANES))
+        where = cgutils.alloca_once_value(builder, ir.Constant(_INTS, [0] * LANES))
+        lane = ir.Constant(_INTS, list(range(LANES)))
+        zero = ir.Constant(_FLOATS, [0.0] * LANES)
+        magnitude = ir.Constant(_INTS, [0x7FFFFFFF] * LANES)
+        sign = ir.Constant(_INTS, [31] * LANES)
+        last = builder.sub(n_samples, _I64(LANES))
+        n_blocks = builder.udiv(builder.add(n_samples, _I64(LANES - 1)), _I64(LANES))
+        with cgutils.for_range(builder, n_blocks) as loop:
+            first = builder.mul(loop.index, _I64(LANES))
+            first = builder.select(builder.icmp_signed(">", first, last), last, first)
+            total = None
+            for start in starts:
+                pointer = builder.bitcast(builder.gep(start, [first]), _FLOATS.as_pointer())
+                block = builder.load(pointer, align=4)
+                total = block if total is None else builder.fadd(total, block)
+            bits = builder.bitcast(builder.fadd(total, zero), _INTS)
+            ordered = builder.xor(bits, builder.and_(builder.ashr(bits, sign), magnitude))
+            previous = builder.load(best)
+            better = builder.icmp_signed(">", ordered, previous)
+            samples = builder.add(_splat(builder, builder.trunc(first, _I32)), lane)
+            builder.store(builder.select(better, ordered, previous), best)
+            builder.store(builder.select(better, samples, builder.load(where)), where)
+        lanes_best = builder.load(best)
+        is_max = builder.icmp_signed(
+            "==", lanes_best, _splat(builder, _reduce(builder, "smax", lanes_best))
+        )
+        none = ir.Constant(_INTS, [2**31 - 1] * LANES)
+        peak = _reduce(builder, "smin", builder.select(is_max, builder.load(where), none))
+        return builder.sext(peak, _I64)
+
+    return types.int64(scratch, rows), codegen

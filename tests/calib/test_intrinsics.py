@@ -1,0 +1,86 @@
+"""The LLVM-level operations behind the extraction kernels, against plain numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numba import njit
+
+from datapipe_ops.calib.extraction import _neighbor_peaks
+from datapipe_ops.calib.intrinsics import LANES, float32_bits, neighbor_peak, prefetch
+
+
+@njit(cache=True)
+def _bits(values, out):
+    for i in range(values.shape[0]):
+        out[i] = float32_bits(values[i])
+
+
+@njit(cache=True)
+def _prefetched_sum(values):
+    total = 0
+    for i in range(0, values.shape[0] + 64, 32):  # also past the end: a hint never faults
+        prefetch(values, i)
+    for i in range(values.shape[0]):
+        total += values[i]
+    return total
+
+
+@njit(cache=True)
+def _peaks6(scratch, table, peaks):
+    for p in range(table.shape[0]):
+        rows = (table[p, 0], table[p, 1], table[p, 2], table[p, 3], table[p, 4], table[p, 5])
+        peaks[p] = neighbor_peak(scratch, rows)
+
+
+def _reference_peaks(scratch: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """numpy: the float32 sum of the rows in order, +0.0, first argmax."""
+    total = scratch[table[:, 0]].copy()
+    for j in range(1, table.shape[1]):
+        total += scratch[table[:, j]]
+    return np.argmax(total + np.float32(0.0), axis=1)
+
+
+def test_float32_bits_is_the_bit_pattern():
+    values = np.array([0.0, -0.0, 1.0, -2.5, np.inf, 3.4e38, 1e-45], np.float32)
+    out = np.empty(values.size, np.int32)
+    _bits(values, out)
+    assert np.array_equal(out, values.view(np.int32))
+
+
+def test_prefetch_changes_nothing():
+    values = np.arange(1000, dtype=np.uint16)
+    assert _prefetched_sum(values) == values.sum()
+
+
+@pytest.mark.parametrize("n_samples", [LANES, LANES + 1, 25, 40, 60, 128])
+def test_neighbor_peak_is_numpys_first_argmax(n_samples):
+    rng = np.random.default_rng(n_samples)
+    n_rows = 200
+    # small integers minus a half: many exact ties, negative sums and -0.0 / +0.0 sums
+    scratch = (rng.integers(0, 4, (n_rows, n_samples)) - 1.5).astype(np.float32)
+    scratch[:20] = 0.0
+    scratch[20:40] = -0.0
+    scratch[40:60] = rng.normal(0, 1e3, (20, n_samples)).astype(np.float32)
+    table = rng.integers(0, n_rows, (500, 6)).astype(np.int32)
+    table[:50] = rng.integers(0, 40, (50, 6))  # sums of zeros of both signs: all ties
+    peaks = np.empty(len(table), np.int64)
+    _peaks6(scratch, table, peaks)
+    assert np.array_equal(peaks, _reference_peaks(scratch, table))
+
+
+@pytest.mark.parametrize("n_samples", [LANES - 4, LANES, 40])
+@pytest.mark.parametrize("weight", [0, 1])
+def test_vector_and_scalar_neighbour_search_agree(n_samples, weight):
+    """Short readouts and a non-zero local weight take the scalar loop; same answers."""
+    rng = np.random.default_rng(7)
+    n_pixels = 300
+    scratch = np.zeros((n_pixels + 1, n_samples), np.float32)  # last row: missing neighbours
+    scratch[:-1] = (rng.integers(0, 6, (n_pixels, n_samples)) - 2.25).astype(np.float32)
+    table = rng.integers(0, n_pixels + 1, (n_pixels, 6)).astype(np.int32)
+    peaks = np.empty(n_pixels, np.int64)
+    _neighbor_peaks(scratch, np.float32(weight), table, peaks, np.zeros((1, 1), np.uint16))
+    total = scratch[:-1] * np.float32(weight)
+    for j in range(6):
+        total = total + scratch[table[:, j]]
+    assert np.array_equal(peaks, np.argmax(total + np.float32(0.0), axis=1))
