@@ -63,6 +63,48 @@ def island_size_classes(labels, n_islands, sizes):
 
 
 @njit(cache=True)
+def _size_class(size):
+    """0 small, 1 medium, 2 large."""
+    return (size > SMALL_ISLAND_MAX) + (size >= LARGE_ISLAND_MIN)
+
+
+@njit(cache=True)
+def island_counts(pixels, mask, offsets, indices, seen, stack, counts):
+    """Islands of one mask, visiting only its pixels; returns the number of islands.
+
+    ``pixels`` are the indices of the mask's pixels; ``counts[0:3]`` receives the numbers of
+    small, medium and large islands. ``seen`` (bool, n_pixels) must be all False on entry and
+    is so again on return; ``stack`` is int32 scratch of at least ``len(pixels)``.
+    """
+    counts[0] = 0
+    counts[1] = 0
+    counts[2] = 0
+    n_islands = 0
+    for start in pixels:
+        if seen[start]:
+            continue
+        n_islands += 1
+        seen[start] = True
+        stack[0] = start
+        top = 1
+        size = 1
+        while top > 0:
+            top -= 1
+            q = stack[top]
+            for k in range(offsets[q], offsets[q + 1]):
+                neighbor = indices[k]
+                if mask[neighbor] and not seen[neighbor]:
+                    seen[neighbor] = True
+                    stack[top] = neighbor
+                    top += 1
+                    size += 1
+        counts[_size_class(size)] += 1
+    for p in pixels:
+        seen[p] = False
+    return n_islands
+
+
+@njit(cache=True)
 def _label_chunk(masks, offsets, indices, labels, n_islands):
     stack = np.empty(masks.shape[1], dtype=np.int32)
     for e in range(masks.shape[0]):

@@ -27,7 +27,7 @@ from datapipe_ops.image import hillas as h
 from datapipe_ops.image.concentration import concentration
 from datapipe_ops.image.geometry import ImageGeometry
 from datapipe_ops.image.leakage import leakage
-from datapipe_ops.image.morphology import island_size_classes, label_one
+from datapipe_ops.image.morphology import island_counts
 from datapipe_ops.image.statistics import describe
 from datapipe_ops.image.timing import lts_workspace, timing_fit_into
 
@@ -149,9 +149,9 @@ def _parameterize_chunk(
     charge = np.empty(n_pixels, dtype=np.float64)
     time = np.empty(n_pixels, dtype=np.float64)
     longi = np.empty(n_pixels, dtype=np.float64)
-    labels = np.empty(n_pixels, dtype=np.int32)
+    seen = np.zeros(n_pixels, dtype=np.bool_)
     stack = np.empty(n_pixels, dtype=np.int32)
-    sizes = np.empty(n_pixels + 1, dtype=np.int32)
+    island_classes = np.empty(3, dtype=np.int32)
     moments = np.empty(h.N_HILLAS, dtype=np.float64)
     lts_work, lts_indices = lts_workspace(n_pixels)
     for e in range(n_events):
@@ -211,13 +211,13 @@ def _parameterize_chunk(
         describe(charge[:n], row[F_INTENSITY_STATS : F_INTENSITY_STATS + 6])
         describe(time[:n], row[F_PEAK_TIME_STATS : F_PEAK_TIME_STATS + 6])
 
-        n_islands = label_one(masks[e], offsets, indices, labels, stack)
-        n_small, n_medium, n_large = island_size_classes(labels, n_islands, sizes)
+        n_islands = island_counts(
+            pixels[:n], masks[e], offsets, indices, seen, stack, island_classes
+        )
         ints[e, 0] = n
         ints[e, 1] = n_islands
-        ints[e, 2] = n_small
-        ints[e, 3] = n_medium
-        ints[e, 4] = n_large
+        for j in range(3):
+            ints[e, 2 + j] = island_classes[j]
         valid[e] = length > 0.0 and width > 0.0
 
 

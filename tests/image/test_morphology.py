@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from datapipe_ops.image.morphology import island_size_classes, label_islands
+from datapipe_ops.image.morphology import island_counts, island_size_classes, label_islands
 
 
 def random_masks(n_pixels: int, n_events: int, seed: int) -> np.ndarray:
@@ -38,3 +38,21 @@ def test_size_classes_boundaries():
     labels = np.repeat(np.arange(1, 6, dtype=np.int32), [1, 2, 3, 50, 51])
     sizes = np.empty(labels.size + 1, np.int32)
     assert island_size_classes(labels, 5, sizes) == (2, 2, 1)
+
+
+def test_island_counts_on_the_surviving_pixels_match_the_labelling(camera_of):
+    _, geometry = camera_of("NectarCam")
+    offsets, indices = geometry.neighbor_offsets, geometry.neighbor_indices
+    masks = random_masks(geometry.n_pixels, 60, seed=3)
+    masks[0] = False
+    masks[1] = True
+    n_islands, labels = label_islands(masks, offsets, indices)
+    seen = np.zeros(geometry.n_pixels, np.bool_)
+    stack = np.empty(geometry.n_pixels, np.int32)
+    sizes = np.empty(geometry.n_pixels + 1, np.int32)
+    counts = np.empty(3, np.int32)
+    for mask, n, label in zip(masks, n_islands, labels, strict=True):
+        pixels = np.flatnonzero(mask)
+        assert island_counts(pixels, mask, offsets, indices, seen, stack, counts) == n
+        assert tuple(counts) == island_size_classes(label, n, sizes)
+        assert not seen.any()
