@@ -32,7 +32,13 @@ from typing import Literal
 import numpy as np
 from numba import njit
 
-from datapipe_ops.calib.intrinsics import LANES, float32_bits, neighbor_peak, prefetch
+from datapipe_ops.calib.intrinsics import (
+    LANES,
+    float32_bits,
+    neighbor_peak,
+    prefetch,
+    window_moments,
+)
 
 Method = Literal["neighbor_peak_window_sum", "local_peak_window_sum", "fixed_window_sum"]
 METHODS: dict[str, int] = {
@@ -231,6 +237,39 @@ def _windows_raw(raw, pedestal, peaks, shift, windows, upcoming):
 
 
 @njit(cache=True)
+def exact_window_sums(pedestal, width, n_samples):
+    """True if every window sum of these waveforms is exact in float64, in any order.
+
+    A calibrated sample is ``float32(count - pedestal)`` with an integer count below 2**16.
+    If the pedestal is 0 it is an integer; if 4 <= |pedestal| < 2**16 it is a multiple of the
+    pedestal's float32 spacing (at least 2**-21) and below 2**17 in size. A window of at most
+    ``LANES`` samples at indices below 2**10 then has sums (and time numerators) below 2**31 in
+    multiples of 2**-21: 52 bits, within float64's 53, so no addition rounds and the order of
+    the additions cannot change the result. This lets the window be summed in vector lanes
+    (:func:`~datapipe_ops.calib.intrinsics.window_moments`) and still give exactly ctapipe's
+    sample-by-sample float64 sums.
+    """
+    if width > LANES or n_samples < LANES or n_samples > MAX_SAMPLES:
+        return False
+    for p in range(pedestal.shape[0]):
+        size = abs(pedestal[p])
+        if size != 0.0 and not 4.0 <= size < 65536.0:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _window_moments_all(scratch, peaks, shift, width, total, numerator, denominator):
+    """Window sums of every pixel with :func:`~datapipe_ops.calib.intrinsics.window_moments`
+    (only when :func:`exact_window_sums` holds)."""
+    for p in range(peaks.shape[0]):
+        moments = window_moments(scratch, p, peaks[p] - shift, width)
+        total[p] = moments[0]
+        numerator[p] = moments[1]
+        denominator[p] = moments[2]
+
+
+@njit(cache=True)
 def _integrate_windows(windows, peaks, shift, total, numerator, denominator):
     """Window sums and time moments, every pixel at once (vectorised over pixels).
 
@@ -372,6 +411,7 @@ def _extract_chunk(
     weight = np.float32(local_weight)
     previous_row = -1
     any_broken = False
+    exact = False
     for e in range(n_events):
         row = rows[e]
         if has_gain or row != previous_row:  # per-pixel coefficients of this event
@@ -387,19 +427,24 @@ def _extract_chunk(
             if changed:
                 table_broken[:] = broken
                 neighbor_table(offsets, indices, table_broken, n_pixels, table)
+            exact = exact_window_sums(event_pedestal, width, n_samples)
         raw = waveforms[e]
         upcoming = waveforms[min(e + 1, n_events - 1)]
         if neighbor_peak:
             _calibrated_waveforms(raw, event_pedestal, scratch)
             _neighbor_peaks(scratch, weight, table, peaks, upcoming)
-            _windows_calibrated(scratch, peaks, shift, windows)
+            if exact:
+                _window_moments_all(scratch, peaks, shift, width, total, numerator, denominator)
+            else:
+                _windows_calibrated(scratch, peaks, shift, windows)
+                _integrate_windows(windows, peaks, shift, total, numerator, denominator)
         else:
             if method == 1:
                 _local_peaks(raw, peaks)
             else:
                 peaks[:] = fixed_peak
             _windows_raw(raw, event_pedestal, peaks, shift, windows, upcoming)
-        _integrate_windows(windows, peaks, shift, total, numerator, denominator)
+            _integrate_windows(windows, peaks, shift, total, numerator, denominator)
         if has_gain:
             _finish_pixels_by_channel(
                 total,

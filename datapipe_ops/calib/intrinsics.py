@@ -149,3 +149,75 @@ def neighbor_peak(typingctx, scratch, rows):
         return builder.sext(peak, _I64)
 
     return types.int64(scratch, rows), codegen
+
+
+_F64 = ir.DoubleType()
+_DOUBLES = ir.VectorType(_F64, LANES)
+
+
+def _sum_doubles(builder: ir.IRBuilder, vector: ir.Value) -> ir.Value:
+    """Sum of the ``LANES`` doubles of ``vector`` by halving (a fixed tree order)."""
+    width = LANES
+    while width > 1:
+        width //= 2
+        low = builder.shuffle_vector(
+            vector, vector, ir.Constant(ir.VectorType(_I32, width), list(range(width)))
+        )
+        high = builder.shuffle_vector(
+            vector, vector, ir.Constant(ir.VectorType(_I32, width), list(range(width, 2 * width)))
+        )
+        vector = builder.fadd(low, high)
+    return builder.extract_element(vector, _I32(0))
+
+
+@intrinsic
+def window_moments(typingctx, scratch, pixel, first, width):
+    """Sum, time numerator and time denominator of one pixel's integration window.
+
+    Of row ``pixel`` of the 2-D float32 ``scratch`` (at least ``LANES`` columns), the samples
+    ``first .. first + width - 1`` that lie inside the row (``width`` at most ``LANES``):
+    ``sum(v)``, ``sum(max(v, 0) * s)`` and ``sum(max(v, 0))`` in float64. One 16-sample load
+    placed to cover the window, lanes outside it set to zero, and three tree sums.
+
+    The sums are taken in tree order, not sample by sample: the caller must make sure they are
+    exact in float64 (then every order gives the same, correctly rounded, result); see
+    :func:`datapipe_ops.calib.extraction.exact_window_sums`.
+    """
+    if not (
+        isinstance(scratch, types.Array)
+        and scratch.ndim == 2
+        and scratch.dtype == types.float32
+        and all(isinstance(t, types.Integer) for t in (pixel, first, width))
+    ):
+        return None
+
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        n_samples = builder.extract_value(array.shape, 1)
+        pixel_, first_, width_ = (
+            context.cast(builder, value, kind, types.int64)
+            for value, kind in zip(args[1:], signature.args[1:], strict=True)
+        )
+        # the block start: the window's start, moved into 0 .. n_samples - LANES
+        start = builder.select(builder.icmp_signed("<", first_, _I64(0)), _I64(0), first_)
+        last = builder.sub(n_samples, _I64(LANES))
+        start = builder.select(builder.icmp_signed(">", start, last), last, start)
+        offset = builder.add(builder.mul(pixel_, n_samples), start)
+        pointer = builder.bitcast(builder.gep(array.data, [offset]), _FLOATS.as_pointer())
+        values = builder.fpext(builder.load(pointer, align=4), _DOUBLES)
+        samples = builder.add(
+            _splat(builder, builder.trunc(start, _I32)), ir.Constant(_INTS, list(range(LANES)))
+        )
+        low = _splat(builder, builder.trunc(first_, _I32))
+        high = builder.add(low, _splat(builder, builder.trunc(width_, _I32)))
+        inside = builder.and_(
+            builder.icmp_signed(">=", samples, low), builder.icmp_signed("<", samples, high)
+        )
+        zeros = ir.Constant(_DOUBLES, [0.0] * LANES)
+        values = builder.select(inside, values, zeros)
+        positive = builder.select(builder.fcmp_ordered(">", values, zeros), values, zeros)
+        weighted = builder.fmul(positive, builder.sitofp(samples, _DOUBLES))
+        sums = [_sum_doubles(builder, v) for v in (values, weighted, positive)]
+        return context.make_tuple(builder, signature.return_type, sums)
+
+    return types.UniTuple(types.float64, 3)(scratch, pixel, first, width), codegen

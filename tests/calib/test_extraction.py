@@ -114,6 +114,21 @@ def test_flat_and_isolated_waveforms_identical_to_ctapipe(lstcam, make_toy, refe
     assert np.array_equal(peak_time, ref_time)
 
 
+@pytest.mark.parametrize("pedestal", [1.25, 0.0])
+def test_small_or_zero_pedestals_identical_to_ctapipe(lstcam, make_toy, reference_chain, pedestal):
+    """Pedestals below 4 ADC take the sample-by-sample window sums, 0 the vector ones."""
+    toy = make_toy(lstcam, 4, seed=9)
+    coefficients = toy.coefficients()
+    coefficients["pedestal_offset"][:] = pedestal
+    settings = ReferenceSettings()
+    image, peak_time = ours(toy, settings, coefficients)
+    ref_image, ref_time = reference_chain(lstcam, settings).calibrate(
+        1, toy.waveforms, coefficients
+    )
+    assert np.array_equal(image, ref_image)
+    assert np.array_equal(peak_time, ref_time)
+
+
 def test_each_event_uses_its_coefficient_row(lstcam, make_toy, reference_chain):
     toy = make_toy(lstcam, 6, seed=4)
     first = toy.coefficients()

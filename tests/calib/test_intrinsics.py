@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 from numba import njit
 
-from datapipe_ops.calib.extraction import _neighbor_peaks
-from datapipe_ops.calib.intrinsics import LANES, float32_bits, neighbor_peak, prefetch
+from datapipe_ops.calib.extraction import _neighbor_peaks, exact_window_sums
+from datapipe_ops.calib.intrinsics import (
+    LANES,
+    float32_bits,
+    neighbor_peak,
+    prefetch,
+    window_moments,
+)
 
 
 @njit(cache=True)
@@ -84,3 +90,43 @@ def test_vector_and_scalar_neighbour_search_agree(n_samples, weight):
     for j in range(6):
         total = total + scratch[table[:, j]]
     assert np.array_equal(peaks, np.argmax(total + np.float32(0.0), axis=1))
+
+
+@njit(cache=True)
+def _moments(scratch, pixel, first, width):
+    return window_moments(scratch, pixel, first, width)
+
+
+def _sequential_moments(row: np.ndarray, first: int, width: int) -> tuple[float, float, float]:
+    """ctapipe's order: sample by sample in float64, the window clipped to the row."""
+    total = numerator = denominator = 0.0
+    for s in range(max(first, 0), min(first + width, row.size)):
+        value = float(row[s])
+        total += value
+        if value > 0:
+            numerator += value * s
+            denominator += value
+    return total, numerator, denominator
+
+
+@pytest.mark.parametrize("n_samples", [LANES, LANES + 1, 40, 128])
+def test_window_moments_are_the_sequential_sums_when_exact(n_samples):
+    rng = np.random.default_rng(n_samples)
+    pedestal = rng.uniform(100, 500, 8).astype(np.float32)
+    counts = rng.integers(0, 4096, (8, n_samples))
+    scratch = (counts.astype(np.float32) - pedestal[:, None]).astype(np.float32)
+    assert exact_window_sums(pedestal, LANES, n_samples)
+    for pixel in range(8):
+        for width in (1, 3, 7, LANES):
+            for first in (-width, -1, 0, 5, n_samples - width, n_samples - 2, n_samples):
+                expected = _sequential_moments(scratch[pixel], first, width)
+                assert _moments(scratch, pixel, first, width) == expected
+
+
+def test_exact_window_sums_needs_usual_pedestals_and_short_windows():
+    usual = np.array([0.0, 4.0, 400.25, -300.5, 65535.0], np.float32)
+    assert exact_window_sums(usual, 7, 40)
+    assert not exact_window_sums(np.array([400.0, 1.5], np.float32), 7, 40)
+    assert not exact_window_sums(np.array([400.0, 7e4], np.float32), 7, 40)
+    assert not exact_window_sums(usual, LANES + 1, 40)  # window wider than a vector
+    assert not exact_window_sums(usual, 7, LANES - 1)  # readout shorter than a vector
