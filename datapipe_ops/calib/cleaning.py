@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from datapipe_ops.image.masks import selected_pixels
+
 
 @njit(cache=True)
 def _tailcuts_one(
@@ -33,43 +35,58 @@ def _tailcuts_one(
     above_pic,
     in_picture,
     above_bnd,
+    candidates,
     mask,
 ):
+    """Tail-cuts mask of one image into ``mask`` (uint8); returns the number of candidates.
+
+    Only pixels above one of the thresholds (``candidates[:n]`` on return, ascending) can
+    survive; every other pixel is False after one vectorised pass.
+    """
     n_pixels = image.shape[0]
     for p in range(n_pixels):
-        above_pic[p] = image[p] >= picture
-        above_bnd[p] = image[p] >= boundary
-    count_neighbors = not keep_isolated and min_picture_neighbors > 0
-    for p in range(n_pixels):
+        value = image[p]
+        above_pic[p] = value >= picture
+        above_bnd[p] = value >= boundary
         in_picture[p] = above_pic[p]
-        if count_neighbors and above_pic[p]:
-            count = 0
-            for k in range(offsets[p], offsets[p + 1]):
-                count += above_pic[indices[k]]
-            in_picture[p] = count >= min_picture_neighbors
-    for p in range(n_pixels):
-        mask[p] = False
-        if not (above_bnd[p] or in_picture[p]):
-            continue  # neither a boundary nor a picture pixel: cannot survive
+        mask[p] = above_pic[p] | above_bnd[p]
+    n = selected_pixels(mask, candidates)
+    if not keep_isolated and min_picture_neighbors > 0:
+        for c in range(n):
+            p = candidates[c]
+            if above_pic[p]:
+                count = 0
+                for k in range(offsets[p], offsets[p + 1]):
+                    count += above_pic[indices[k]]
+                in_picture[p] = count >= min_picture_neighbors
+    for c in range(n):
+        p = candidates[c]
         picture_neighbor = False
         boundary_neighbor = False
         for k in range(offsets[p], offsets[p + 1]):
             neighbor = indices[k]
-            picture_neighbor = picture_neighbor or in_picture[neighbor]
-            boundary_neighbor = boundary_neighbor or above_bnd[neighbor]
+            picture_neighbor |= in_picture[neighbor] != 0
+            boundary_neighbor |= above_bnd[neighbor] != 0
         kept = above_bnd[p] and picture_neighbor
         if keep_isolated:
             mask[p] = kept or in_picture[p]
         else:
             mask[p] = kept or (in_picture[p] and boundary_neighbor)
+    return n
 
 
 @njit(cache=True)
-def _time_delta_one(mask, peak_time, time_limit, min_neighbors, offsets, indices, out):
-    n_pixels = mask.shape[0]
-    for p in range(n_pixels):
+def _time_delta_one(mask, candidates, peak_time, time_limit, min_neighbors, offsets, indices, out):
+    """Time constraint on the tail-cuts ``mask`` into ``out``.
+
+    Only the ``candidates`` of :func:`_tailcuts_one` can be in ``mask``; every other pixel of
+    ``out`` is set False.
+    """
+    for p in range(mask.shape[0]):
+        out[p] = False
+    for c in range(candidates.shape[0]):
+        p = candidates[c]
         if not mask[p]:
-            out[p] = False
             continue
         count = 0
         for k in range(offsets[p], offsets[p + 1]):
@@ -95,12 +112,13 @@ def _clean_chunk(
     masks,
 ):
     n_events, n_pixels = images.shape
-    above_pic = np.empty(n_pixels, dtype=np.bool_)
-    in_picture = np.empty(n_pixels, dtype=np.bool_)
-    above_bnd = np.empty(n_pixels, dtype=np.bool_)
-    tail = np.empty(n_pixels, dtype=np.bool_)
+    above_pic = np.empty(n_pixels, dtype=np.uint8)
+    in_picture = np.empty(n_pixels, dtype=np.uint8)
+    above_bnd = np.empty(n_pixels, dtype=np.uint8)
+    tail = np.empty(n_pixels, dtype=np.uint8)
+    candidates = np.empty(n_pixels, dtype=np.int64)
     for e in range(n_events):
-        _tailcuts_one(
+        n = _tailcuts_one(
             images[e],
             picture,
             boundary,
@@ -111,14 +129,20 @@ def _clean_chunk(
             above_pic,
             in_picture,
             above_bnd,
-            tail,
+            candidates,
+            tail if use_time else masks[e],
         )
         if use_time:
             _time_delta_one(
-                tail, peak_times[e], time_limit, time_min_neighbors, offsets, indices, masks[e]
+                tail,
+                candidates[:n],
+                peak_times[e],
+                time_limit,
+                time_min_neighbors,
+                offsets,
+                indices,
+                masks[e],
             )
-        else:
-            masks[e] = tail
 
 
 def clean_images(
@@ -178,6 +202,6 @@ def clean_images(
         int(time_min_neighbors),
         np.asarray(neighbor_offsets, np.int32),
         np.asarray(neighbor_indices, np.int32),
-        masks,
+        masks.view(np.uint8),
     )
     return masks

@@ -27,6 +27,7 @@ from datapipe_ops.image import hillas as h
 from datapipe_ops.image.concentration import concentration
 from datapipe_ops.image.geometry import ImageGeometry
 from datapipe_ops.image.leakage import leakage
+from datapipe_ops.image.masks import selected_pixels
 from datapipe_ops.image.morphology import island_counts
 from datapipe_ops.image.statistics import describe
 from datapipe_ops.image.timing import lts_workspace, timing_fit_into
@@ -102,8 +103,6 @@ F_PEAK_TIME_STATS = _INDEX["peak_time_max"]
 N_FLOAT = len(FLOAT_COLUMNS)
 N_INT = len(INT_COLUMNS)
 RAD_TO_DEG = 180.0 / math.pi
-#: mask bytes tested together when looking for the surviving pixels
-SCAN_BLOCK = 32
 
 
 @njit(cache=True)
@@ -122,30 +121,6 @@ def _store_hillas(moments, row):
     row[F_PSI] = moments[h.PSI] * RAD_TO_DEG
     row[F_PSI_UNC] = moments[h.PSI_UNC] * RAD_TO_DEG
     row[F_TRANSVERSE_UNC] = moments[h.TRANSVERSE_COG_UNC]
-
-
-@njit(cache=True)
-def _surviving_pixels(mask, pixels):
-    """Indices of the non-zero bytes of ``mask`` into ``pixels``, ascending; returns how many.
-
-    Blocks of :data:`SCAN_BLOCK` bytes without a surviving pixel (most of a cleaned image) are
-    skipped after one vectorised test.
-    """
-    n_pixels = mask.shape[0]
-    n_blocked = n_pixels - n_pixels % SCAN_BLOCK
-    n = 0
-    for start in range(0, n_blocked, SCAN_BLOCK):
-        any_set = np.uint8(0)
-        for p in range(start, start + SCAN_BLOCK):
-            any_set |= mask[p]
-        if any_set:
-            for p in range(start, start + SCAN_BLOCK):
-                pixels[n] = p
-                n += mask[p] != 0
-    for p in range(n_blocked, n_pixels):
-        pixels[n] = p
-        n += mask[p] != 0
-    return n
 
 
 @njit(cache=True)
@@ -185,7 +160,7 @@ def _parameterize_chunk(
         row[:] = np.nan
         ints[e, :] = -1
         valid[e] = False
-        n = _surviving_pixels(masks[e], pixels)
+        n = selected_pixels(masks[e], pixels)
         total = 0.0
         usable = True
         for k in range(n):
