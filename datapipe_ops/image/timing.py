@@ -219,8 +219,9 @@ def _lts_into(x, y, rng, samples, work, indices):
         error = _rss(xs, ys, pair, 2, slope, intercept)
         if sample_size < 2:
             continue  # every C-step fit would be singular: this start gives NaN
+        _squared_residuals(xs, ys, n, slope, intercept, squared)
         for iteration in range(LTS_MAX_ITERATIONS):
-            _squared_residuals(xs, ys, n, slope, intercept, squared)
+            # squared: the residuals of the current line (of the pair, then of the last C-step)
             if by_exclusion:
                 _smallest_by_exclusion(squared, n, sample_size, scratch, top_index, members)
             else:
