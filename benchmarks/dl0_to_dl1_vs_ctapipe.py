@@ -7,10 +7,12 @@ Times are CPU times of this process (``time.process_time``), the best of a few r
 other work on a shared machine disturbs them less than wall-clock times.
 
 1. **Compute, in memory** — the same simulated DL0 waveforms (LSTCam and NectarCam telescopes of
-   the demo subarray) through this stage's kernels (calibration + extraction, cleaning, all
-   image parameters) and through ctapipe's ``CameraCalibrator`` → ``ImageProcessor`` (the
-   extractor → tailcuts → hillas / leakage / concentration / timing / morphology / statistics
-   chain), event by event as ctapipe runs. Telescope events per second and the ratio.
+   the demo subarray) through this stage's per-chunk work exactly as the stage runs it
+   (calibration + extraction, cleaning, all image parameters, the parameter rows it writes;
+   output buffers reused per telescope) and through ctapipe's ``CameraCalibrator`` →
+   ``ImageProcessor`` (the extractor → tailcuts → hillas / leakage / concentration / timing /
+   morphology / statistics chain), event by event as ctapipe runs. Telescope events per second
+   and the ratio.
 2. **Bandwidth** — waveform bytes per second read by the extraction kernel and by the whole
    chain, against ``np.copyto`` of the same uint16 array into a preallocated one (the memory
    bound of anything that reads the waveforms once).
@@ -46,8 +48,15 @@ import h5py  # noqa: E402
 import hdf5plugin  # noqa: E402
 import numpy as np  # noqa: E402
 
+from datapipe_ops.calib.buffers import ChunkBuffers  # noqa: E402
 from datapipe_ops.calib.config import DL0ToDL1Config  # noqa: E402
-from datapipe_ops.calib.stage import _plan, dl0_to_dl1, extract_chunk, process_chunk  # noqa: E402
+from datapipe_ops.calib.stage import (  # noqa: E402
+    _plan,
+    dl0_to_dl1,
+    extract_chunk,
+    process_chunk_arrays,
+)
+from datapipe_ops.image.parameters import parameters_rows  # noqa: E402
 from datapipe_ops.io import layout, open_product  # noqa: E402
 from datapipe_ops.io.instrument import read_subarray  # noqa: E402
 
@@ -128,14 +137,22 @@ def compute_benchmark(dl0: Path, coefficients: Path, n_reference: int) -> dict[s
                 for tel_id, waveforms in data.items():
                     rng = np.random.default_rng(0)
                     rows = np.zeros(len(waveforms), np.int64)
+                    # as the stage: outputs allocated once per telescope, reused by every chunk
+                    buffers = ChunkBuffers.allocate(CHUNK, waveforms.shape[1])
                     for start in range(0, len(waveforms), CHUNK):
                         stop = start + CHUNK
-                        process_chunk(waveforms[start:stop], rows[start:stop], plans[tel_id], rng)
+                        *_, parameters = process_chunk_arrays(
+                            waveforms[start:stop], rows[start:stop], plans[tel_id], rng, buffers
+                        )
+                        parameters_rows(*parameters)  # the rows the stage appends to its file
 
             def extraction_only(plans=plans, data=data) -> None:
                 for tel_id, waveforms in data.items():
+                    buffers = ChunkBuffers.allocate(CHUNK, waveforms.shape[1])
                     for start in range(0, len(waveforms), CHUNK):
-                        extract_chunk(plans[tel_id], waveforms[start : start + CHUNK])
+                        chunk = waveforms[start : start + CHUNK]
+                        image, peak_time, _ = buffers.first(len(chunk))
+                        extract_chunk(plans[tel_id], chunk, out=(image, peak_time))
 
             copies = {t: np.empty_like(w) for t, w in data.items()}
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from datapipe_ops.calib.buffers import output_array
 from datapipe_ops.image.masks import selected_pixels
 
 
@@ -157,6 +158,7 @@ def clean_images(
     peak_times: np.ndarray | None = None,
     time_limit_ns: float | None = None,
     time_min_neighbors: int = 1,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Cleaning masks of a chunk of images (True: the pixel is part of the shower image).
 
@@ -172,11 +174,14 @@ def clean_images(
         ``(n_events, n_pixels)`` peak times [ns]; needed with ``time_limit_ns``.
     time_limit_ns, time_min_neighbors
         The time constraint; ``time_limit_ns=None`` switches it off.
+    out
+        A C-contiguous bool ``(n_events, n_pixels)`` array to write the masks into (reused
+        from chunk to chunk, it spares the page faults of a fresh array); default: a new one.
 
     Returns
     -------
     numpy.ndarray
-        bool ``(n_events, n_pixels)``.
+        bool ``(n_events, n_pixels)`` (``out`` if given).
     """
     images = np.ascontiguousarray(images)
     if images.ndim != 2:
@@ -184,12 +189,15 @@ def clean_images(
     use_time = time_limit_ns is not None
     if use_time and peak_times is None:
         raise ValueError("the time constraint needs peak_times")
-    times = np.ascontiguousarray(peak_times) if use_time else np.zeros_like(images)
-    if times.shape != images.shape:
-        raise ValueError("peak_times and images must have the same shape")
+    if use_time:
+        times = np.ascontiguousarray(peak_times)
+        if times.shape != images.shape:
+            raise ValueError("peak_times and images must have the same shape")
+    else:  # not read
+        times = np.zeros((images.shape[0], 0), dtype=images.dtype)
     # compare in the image precision, as numpy does for a float32 array and a Python float
     dtype = images.dtype.type
-    masks = np.empty(images.shape, dtype=np.bool_)
+    masks = output_array(out, images.shape, np.bool_)
     _clean_chunk(
         images,
         times,

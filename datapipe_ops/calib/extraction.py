@@ -32,6 +32,7 @@ from typing import Literal
 import numpy as np
 from numba import njit
 
+from datapipe_ops.calib.buffers import output_array
 from datapipe_ops.calib.intrinsics import (
     LANES,
     float32_bits,
@@ -521,6 +522,7 @@ def extract_images(
     outlier_mask: np.ndarray | None = None,
     rows: np.ndarray | None = None,
     gain_channel: np.ndarray | None = None,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Calibrated images and peak times of a chunk of events of one telescope.
 
@@ -545,6 +547,10 @@ def extract_images(
         int64 ``(n_events,)``: the coefficient row valid for each event (default: row 0).
     gain_channel
         ``(n_events, n_pixels)`` selected gain channel per pixel (default: channel 0).
+    out
+        Two C-contiguous float32 ``(n_events, n_pixels)`` arrays to write image and peak time
+        into (reused from chunk to chunk, they spare the page faults of fresh arrays, several
+        microseconds per event); default: new ones.
 
     Returns
     -------
@@ -587,8 +593,9 @@ def extract_images(
     if corr.shape != (n_channels,) and corr.shape != (1,) * corr.ndim:
         raise ValueError(f"correction must give one factor per gain channel ({n_channels})")
     corr = np.broadcast_to(corr.ravel(), (n_channels,)).copy()
-    image = np.empty((n_events, n_pixels), dtype=np.float32)
-    peak_time = np.empty((n_events, n_pixels), dtype=np.float32)
+    image, peak_time = (
+        output_array(array, (n_events, n_pixels), np.float32) for array in (out or (None, None))
+    )
     _extract_chunk(
         waveforms,
         rows,

@@ -23,6 +23,7 @@ import numpy as np
 from astropy import units as u
 from astropy.table import QTable
 
+from datapipe_ops.calib.buffers import ChunkBuffers
 from datapipe_ops.calib.calibration import CoefficientSeries
 from datapipe_ops.calib.cleaning import clean_images
 from datapipe_ops.calib.config import CleaningConfig, DL0ToDL1Config, ExtractionConfig
@@ -208,10 +209,14 @@ def _aligned_chunk(dset: h5py.Dataset, chunk_size: int) -> int:
 
 
 def extract_chunk(
-    plan: TelescopePlan, waveforms: np.ndarray, rows: np.ndarray | None = None
+    plan: TelescopePlan,
+    waveforms: np.ndarray,
+    rows: np.ndarray | None = None,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Calibrated charge and peak time [ns] of a chunk of one telescope's uint16 waveforms,
-    with the plan's extractor and the coefficient row ``rows`` of each event."""
+    with the plan's extractor and the coefficient row ``rows`` of each event (written into
+    ``out`` if given)."""
     geometry, ext, cal = plan.geometry, plan.extraction, plan.coefficients
     return extract_images(
         waveforms,
@@ -229,6 +234,7 @@ def extract_chunk(
         time_shift_ns=cal.time_shift_ns,
         outlier_mask=cal.outlier_mask,
         rows=rows,
+        out=out,
     )
 
 
@@ -248,10 +254,15 @@ def process_chunk_arrays(
     rows: np.ndarray,
     plan: TelescopePlan,
     rng: np.random.Generator,
+    buffers: ChunkBuffers | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """As :func:`process_chunk`, the parameters as the arrays ``(floats, ints, is_valid)``."""
+    """As :func:`process_chunk`, the parameters as the arrays ``(floats, ints, is_valid)``;
+    images, peak times and masks are written into ``buffers`` (views returned) if given."""
     geometry, cln = plan.geometry, plan.cleaning
-    image, peak_time = extract_chunk(plan, waveforms, rows)
+    image_out = peak_time_out = masks_out = None
+    if buffers is not None:
+        image_out, peak_time_out, masks_out = buffers.first(len(waveforms))
+    image, peak_time = extract_chunk(plan, waveforms, rows, out=(image_out, peak_time_out))
     masks = clean_images(
         image,
         geometry.neighbor_offsets,
@@ -263,6 +274,7 @@ def process_chunk_arrays(
         peak_times=peak_time,
         time_limit_ns=cln.time_limit_ns,
         time_min_neighbors=cln.time_min_neighbors,
+        out=masks_out,
     )
     return image, peak_time, masks, image_parameters(image, peak_time, masks, geometry, rng)
 
@@ -311,6 +323,7 @@ def _process_telescope(
     rng = np.random.default_rng([config.timing_seed, plan.tel_id])
     step = _aligned_chunk(waves, chunk_size)
     buffer = np.empty((min(step, n_events), n_pixels, n_samples), dtype=waves.dtype)
+    outputs = ChunkBuffers.allocate(len(buffer), n_pixels)
     params_path = layout.tel_path(layout.DL1_PARAMETERS, plan.tel_id)
     images_path = layout.tel_path(layout.DL1_IMAGES, plan.tel_id)
     n_valid = 0
@@ -331,7 +344,7 @@ def _process_telescope(
                     path=dl0.filename,
                 ) from None
         image, peak_time, masks, (floats, ints, valid) = process_chunk_arrays(
-            block, rows, plan, rng
+            block, rows, plan, rng, outputs
         )
         writer.append_rows(
             params_path,
