@@ -264,7 +264,10 @@ def _window_moments_all(scratch, peaks, shift, width, total, numerator, denomina
     """Window sums of every pixel with :func:`~datapipe_ops.calib.intrinsics.window_moments`
     (only when :func:`exact_window_sums` holds)."""
     for p in range(peaks.shape[0]):
-        moments = window_moments(scratch, p, peaks[p] - shift, width)
+        if width <= 8:  # one AVX-512 register of doubles
+            moments = window_moments(scratch, p, peaks[p] - shift, width, 8)
+        else:
+            moments = window_moments(scratch, p, peaks[p] - shift, width, 16)
         total[p] = moments[0]
         numerator[p] = moments[1]
         denominator[p] = moments[2]

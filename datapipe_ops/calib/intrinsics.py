@@ -66,11 +66,12 @@ _FLOATS = ir.VectorType(ir.FloatType(), LANES)
 _INTS = ir.VectorType(_I32, LANES)
 
 
-def _splat(builder: ir.IRBuilder, value: ir.Value) -> ir.Value:
-    """A vector of ``LANES`` copies of the int32 ``value``."""
-    undefined = ir.Constant(_INTS, ir.Undefined)
+def _splat(builder: ir.IRBuilder, value: ir.Value, lanes: int = LANES) -> ir.Value:
+    """A vector of ``lanes`` copies of the int32 ``value``."""
+    vector_type = ir.VectorType(_I32, lanes)
+    undefined = ir.Constant(vector_type, ir.Undefined)
     first = builder.insert_element(undefined, value, _I32(0))
-    return builder.shuffle_vector(first, undefined, ir.Constant(_INTS, [0] * LANES))
+    return builder.shuffle_vector(first, undefined, ir.Constant(vector_type, [0] * lanes))
 
 
 def _reduce(builder: ir.IRBuilder, operation: str, vector: ir.Value) -> ir.Value:
@@ -152,12 +153,11 @@ def neighbor_peak(typingctx, scratch, rows):
 
 
 _F64 = ir.DoubleType()
-_DOUBLES = ir.VectorType(_F64, LANES)
 
 
 def _sum_doubles(builder: ir.IRBuilder, vector: ir.Value) -> ir.Value:
-    """Sum of the ``LANES`` doubles of ``vector`` by halving (a fixed tree order)."""
-    width = LANES
+    """Sum of the doubles of ``vector`` by halving (a fixed tree order)."""
+    width = vector.type.count
     while width > 1:
         width //= 2
         low = builder.shuffle_vector(
@@ -171,13 +171,14 @@ def _sum_doubles(builder: ir.IRBuilder, vector: ir.Value) -> ir.Value:
 
 
 @intrinsic
-def window_moments(typingctx, scratch, pixel, first, width):
+def window_moments(typingctx, scratch, pixel, first, width, lanes):
     """Sum, time numerator and time denominator of one pixel's integration window.
 
-    Of row ``pixel`` of the 2-D float32 ``scratch`` (at least ``LANES`` columns), the samples
-    ``first .. first + width - 1`` that lie inside the row (``width`` at most ``LANES``):
-    ``sum(v)``, ``sum(max(v, 0) * s)`` and ``sum(max(v, 0))`` in float64. One 16-sample load
-    placed to cover the window, lanes outside it set to zero, and three tree sums.
+    Of row ``pixel`` of the 2-D float32 ``scratch`` (at least ``lanes`` columns), the samples
+    ``first .. first + width - 1`` that lie inside the row (``width`` at most ``lanes``, a
+    constant 8 or 16): ``sum(v)``, ``sum(max(v, 0) * s)`` and ``sum(max(v, 0))`` in float64.
+    One ``lanes``-sample load placed to cover the window, lanes outside it set to zero, and
+    three tree sums.
 
     The sums are taken in tree order, not sample by sample: the caller must make sure they are
     exact in float64 (then every order gives the same, correctly rounded, result); see
@@ -188,36 +189,41 @@ def window_moments(typingctx, scratch, pixel, first, width):
         and scratch.ndim == 2
         and scratch.dtype == types.float32
         and all(isinstance(t, types.Integer) for t in (pixel, first, width))
+        and isinstance(lanes, types.IntegerLiteral)
+        and lanes.literal_value in (8, 16)
     ):
         return None
+    n_lanes = lanes.literal_value
+    floats = ir.VectorType(ir.FloatType(), n_lanes)
+    doubles = ir.VectorType(_F64, n_lanes)
 
     def codegen(context, builder, signature, args):
         array = context.make_array(signature.args[0])(context, builder, args[0])
         n_samples = builder.extract_value(array.shape, 1)
         pixel_, first_, width_ = (
             context.cast(builder, value, kind, types.int64)
-            for value, kind in zip(args[1:], signature.args[1:], strict=True)
+            for value, kind in zip(args[1:4], signature.args[1:4], strict=True)
         )
-        # the block start: the window's start, moved into 0 .. n_samples - LANES
+        # the block start: the window's start, moved into 0 .. n_samples - n_lanes
         start = builder.select(builder.icmp_signed("<", first_, _I64(0)), _I64(0), first_)
-        last = builder.sub(n_samples, _I64(LANES))
+        last = builder.sub(n_samples, _I64(n_lanes))
         start = builder.select(builder.icmp_signed(">", start, last), last, start)
         offset = builder.add(builder.mul(pixel_, n_samples), start)
-        pointer = builder.bitcast(builder.gep(array.data, [offset]), _FLOATS.as_pointer())
-        values = builder.fpext(builder.load(pointer, align=4), _DOUBLES)
-        samples = builder.add(
-            _splat(builder, builder.trunc(start, _I32)), ir.Constant(_INTS, list(range(LANES)))
-        )
-        low = _splat(builder, builder.trunc(first_, _I32))
-        high = builder.add(low, _splat(builder, builder.trunc(width_, _I32)))
+        pointer = builder.bitcast(builder.gep(array.data, [offset]), floats.as_pointer())
+        values = builder.fpext(builder.load(pointer, align=4), doubles)
+        lane = ir.Constant(ir.VectorType(_I32, n_lanes), list(range(n_lanes)))
+        samples = builder.add(_splat(builder, builder.trunc(start, _I32), n_lanes), lane)
+        low = _splat(builder, builder.trunc(first_, _I32), n_lanes)
+        high = builder.add(low, _splat(builder, builder.trunc(width_, _I32), n_lanes))
         inside = builder.and_(
             builder.icmp_signed(">=", samples, low), builder.icmp_signed("<", samples, high)
         )
-        zeros = ir.Constant(_DOUBLES, [0.0] * LANES)
+        zeros = ir.Constant(doubles, [0.0] * n_lanes)
         values = builder.select(inside, values, zeros)
         positive = builder.select(builder.fcmp_ordered(">", values, zeros), values, zeros)
-        weighted = builder.fmul(positive, builder.sitofp(samples, _DOUBLES))
+        weighted = builder.fmul(positive, builder.sitofp(samples, doubles))
         sums = [_sum_doubles(builder, v) for v in (values, weighted, positive)]
         return context.make_tuple(builder, signature.return_type, sums)
 
-    return types.UniTuple(types.float64, 3)(scratch, pixel, first, width), codegen
+    signature = types.UniTuple(types.float64, 3)(scratch, pixel, first, width, lanes)
+    return signature, codegen

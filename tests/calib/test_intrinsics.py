@@ -94,7 +94,9 @@ def test_vector_and_scalar_neighbour_search_agree(n_samples, weight):
 
 @njit(cache=True)
 def _moments(scratch, pixel, first, width):
-    return window_moments(scratch, pixel, first, width)
+    if width <= 8:
+        return window_moments(scratch, pixel, first, width, 8)
+    return window_moments(scratch, pixel, first, width, 16)
 
 
 def _sequential_moments(row: np.ndarray, first: int, width: int) -> tuple[float, float, float]:
@@ -117,7 +119,7 @@ def test_window_moments_are_the_sequential_sums_when_exact(n_samples):
     scratch = (counts.astype(np.float32) - pedestal[:, None]).astype(np.float32)
     assert exact_window_sums(pedestal, LANES, n_samples)
     for pixel in range(8):
-        for width in (1, 3, 7, LANES):
+        for width in (1, 3, 7, 8, 9, LANES):
             for first in (-width, -1, 0, 5, n_samples - width, n_samples - 2, n_samples):
                 expected = _sequential_moments(scratch[pixel], first, width)
                 assert _moments(scratch, pixel, first, width) == expected
