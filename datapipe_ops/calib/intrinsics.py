@@ -74,14 +74,9 @@ def _splat(builder: ir.IRBuilder, value: ir.Value, lanes: int = LANES) -> ir.Val
     return builder.shuffle_vector(first, undefined, ir.Constant(vector_type, [0] * lanes))
 
 
-def _reduce(builder: ir.IRBuilder, operation: str, vector: ir.Value) -> ir.Value:
-    """``llvm.vector.reduce.<operation>`` of an int32 vector."""
-    function = cgutils.get_or_insert_function(
-        builder.module,
-        ir.FunctionType(_I32, [_INTS]),
-        f"llvm.vector.reduce.{operation}.v{LANES}i32",
-    )
-    return builder.call(function, [vector])
+def _splat64(builder: ir.IRBuilder, value: int) -> ir.Value:
+    """A constant vector of ``LANES`` int64 ``value``."""
+    return ir.Constant(ir.VectorType(_I64, LANES), [value] * LANES)
 
 
 @intrinsic
@@ -95,8 +90,8 @@ def neighbor_peak(typingctx, scratch, rows):
     The samples are taken ``LANES`` at a time (the last block overlaps the one before when the
     row length is not a multiple of ``LANES``); each lane keeps its largest value and the first
     sample where it occurred, comparing the floats through an order-preserving integer image;
-    the answer is the smallest sample among the lanes holding the overall maximum, which is the
-    first maximum numpy's ``argmax`` returns.
+    one 64-bit maximum over the lanes of (value, complement of the sample) then gives the
+    smallest sample holding the overall maximum: the first maximum numpy's ``argmax`` returns.
     """
     if not (
         isinstance(scratch, types.Array)
@@ -141,13 +136,19 @@ def neighbor_peak(typingctx, scratch, rows):
             samples = builder.add(_splat(builder, builder.trunc(first, _I32)), lane)
             builder.store(builder.select(better, ordered, previous), best)
             builder.store(builder.select(better, samples, builder.load(where)), where)
-        lanes_best = builder.load(best)
-        is_max = builder.icmp_signed(
-            "==", lanes_best, _splat(builder, _reduce(builder, "smax", lanes_best))
+        # one 64-bit key per lane: the value above, the complement of the sample below, so
+        # that a single maximum picks the largest value and, among equals, the first sample
+        keys_type = ir.VectorType(_I64, LANES)
+        high = builder.shl(builder.sext(builder.load(best), keys_type), _splat64(builder, 32))
+        low = builder.zext(builder.xor(builder.load(where), _splat(builder, _I32(-1))), keys_type)
+        function = cgutils.get_or_insert_function(
+            builder.module,
+            ir.FunctionType(_I64, [keys_type]),
+            f"llvm.vector.reduce.smax.v{LANES}i64",
         )
-        none = ir.Constant(_INTS, [2**31 - 1] * LANES)
-        peak = _reduce(builder, "smin", builder.select(is_max, builder.load(where), none))
-        return builder.sext(peak, _I64)
+        key = builder.call(function, [builder.or_(high, low)])
+        sample = builder.xor(builder.trunc(key, _I32), _I32(-1))
+        return builder.zext(sample, _I64)
 
     return types.int64(scratch, rows), codegen
 
