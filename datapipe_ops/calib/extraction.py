@@ -35,6 +35,7 @@ from numba import njit
 from datapipe_ops.calib.buffers import output_array
 from datapipe_ops.calib.intrinsics import (
     LANES,
+    calibrate_row,
     float32_bits,
     neighbor_peak,
     prefetch,
@@ -129,9 +130,14 @@ def _calibrated_waveforms(waveforms, pedestal, scratch):
     """scratch[:n_pixels] = waveform - pedestal in float32, as ctapipe's in-place subtraction.
 
     Both operands are float32 (ADC counts below 2**24 are exact), so the float32 difference is
-    the correctly rounded one, bit for bit what numpy computes.
+    the correctly rounded one, bit for bit what numpy computes. Readouts of at least ``LANES``
+    samples go through :func:`~datapipe_ops.calib.intrinsics.calibrate_row`.
     """
     n_pixels, n_samples = waveforms.shape
+    if n_samples >= LANES:
+        for p in range(n_pixels):
+            calibrate_row(waveforms, pedestal, scratch, p)
+        return
     for p in range(n_pixels):
         offset = pedestal[p]
         for s in range(n_samples):

@@ -9,6 +9,7 @@ from numba import njit
 from datapipe_ops.calib.extraction import _neighbor_peaks, exact_window_sums
 from datapipe_ops.calib.intrinsics import (
     LANES,
+    calibrate_row,
     float32_bits,
     neighbor_peak,
     prefetch,
@@ -132,3 +133,23 @@ def test_exact_window_sums_needs_usual_pedestals_and_short_windows():
     assert not exact_window_sums(np.array([400.0, 7e4], np.float32), 7, 40)
     assert not exact_window_sums(usual, LANES + 1, 40)  # window wider than a vector
     assert not exact_window_sums(usual, 7, LANES - 1)  # readout shorter than a vector
+
+
+@njit(cache=True)
+def _calibrate(waveforms, pedestal, scratch):
+    for p in range(waveforms.shape[0]):
+        calibrate_row(waveforms, pedestal, scratch, p)
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.uint8, np.int8])
+@pytest.mark.parametrize("n_samples", [LANES, LANES + 1, 40, 60])
+def test_calibrate_row_is_numpys_float32_subtraction(dtype, n_samples):
+    rng = np.random.default_rng(n_samples)
+    info = np.iinfo(dtype)
+    waveforms = rng.integers(info.min, info.max, (30, n_samples), endpoint=True).astype(dtype)
+    pedestal = rng.uniform(-500, 500, 30).astype(np.float32)
+    scratch = np.full((31, n_samples), np.nan, np.float32)  # one row more, as the stage's
+    _calibrate(waveforms, pedestal, scratch)
+    expected = waveforms.astype(np.float32) - pedestal[:, np.newaxis]
+    assert np.array_equal(scratch[:30], expected)
+    assert np.isnan(scratch[30]).all()
