@@ -171,38 +171,42 @@ def _store_window(values, p, peak, shift, windows):
 
 
 @njit(cache=True)
-def _neighbor_peaks(scratch, weight, table, peaks, upcoming):
-    """Peak sample of every pixel's neighbour sum.
+def _neighbor_peaks(scratch, table, peaks, upcoming):
+    """Peak sample of every pixel's neighbour sum, ``local_weight`` 0, 4 or 6 neighbours, by
+    the vector search :func:`~datapipe_ops.calib.intrinsics.neighbor_peak` over the padded
+    calibrated waveforms (see :func:`_scratch`).
 
-    The sum is ctapipe's: float32, the pixel's own waveform times ``weight`` first, then the
-    unbroken neighbours in CSR order (missing ones add the zero row: +0.0 changes no sum).
-    Adding a final +0.0 turns -0.0 into +0.0, which numpy's argmax treats as equal; for the
-    same reason a zero ``weight`` term (+-0.0, which changes no non-zero sum) is left out.
-    Hexagonal (6) and square (4) neighbourhoods of at least ``LANES`` samples go through the
-    vector search :func:`~datapipe_ops.calib.intrinsics.neighbor_peak`, anything else through
-    a scalar loop with the same result. While it runs, the next event's waveforms
-    (``upcoming``) are prefetched pixel by pixel.
+    The sum is ctapipe's: float32, the unbroken neighbours in CSR order (missing ones add the
+    zero row: +0.0 changes no sum), plus a final +0.0 that turns -0.0 into +0.0, which numpy's
+    argmax treats as equal; for the same reason ctapipe's first term, the pixel's own waveform
+    times 0 (+-0.0, which changes no non-zero sum), is left out. While it runs, the next
+    event's waveforms (``upcoming``) are prefetched pixel by pixel.
     """
+    for p in range(peaks.shape[0]):
+        _prefetch_row(upcoming, p)
+        if table.shape[1] == 6:
+            rows6 = (table[p, 0], table[p, 1], table[p, 2], table[p, 3], table[p, 4], table[p, 5])
+            peaks[p] = neighbor_peak(scratch, rows6)
+        else:
+            peaks[p] = neighbor_peak(scratch, (table[p, 0], table[p, 1], table[p, 2], table[p, 3]))
+
+
+@njit(cache=True)
+def _neighbor_peaks_scalar(scratch, weight, table, peaks, upcoming):
+    """As :func:`_neighbor_peaks` for any weight, neighbour count and readout length, in a
+    scalar loop: the pixel's own waveform times ``weight`` first, then the neighbours."""
     n_samples = scratch.shape[1]
     zero = np.float32(0.0)
     width = table.shape[1]
-    vector = weight == 0 and n_samples >= LANES
     for p in range(peaks.shape[0]):
         _prefetch_row(upcoming, p)
-        if vector and width == 6:
-            rows6 = (table[p, 0], table[p, 1], table[p, 2], table[p, 3], table[p, 4], table[p, 5])
-            peaks[p] = neighbor_peak(scratch, rows6)
-        elif vector and width == 4:
-            rows4 = (table[p, 0], table[p, 1], table[p, 2], table[p, 3])
-            peaks[p] = neighbor_peak(scratch, rows4)
-        else:
-            best = np.int64(-(2**62))
-            for s in range(n_samples):
-                value = scratch[p, s] * weight
-                for j in range(width):
-                    value += scratch[table[p, j], s]
-                best = max(best, _key(value + zero, s))
-            peaks[p] = INDEX_MASK - (best & INDEX_MASK)
+        best = np.int64(-(2**62))
+        for s in range(n_samples):
+            value = scratch[p, s] * weight
+            for j in range(width):
+                value += scratch[table[p, j], s]
+            best = max(best, _key(value + zero, s))
+        peaks[p] = INDEX_MASK - (best & INDEX_MASK)
 
 
 @njit(cache=True)
@@ -377,6 +381,24 @@ def _interpolate_broken(values, broken, offsets, indices, replaced):
 
 
 @njit(cache=True)
+def _scratch(n_rows, n_samples, padded):
+    """The calibrated-waveform buffer: rows of ``n_samples`` float32, the last row all zero
+    (the "missing neighbour"). ``padded``: rows padded to a multiple of ``LANES`` with -inf
+    (never a maximum) and the buffer aligned to 64 bytes, so that every vector load of
+    :func:`~datapipe_ops.calib.intrinsics.neighbor_peak` is one aligned cache line.
+
+    Returns the whole buffer and the view of its first ``n_samples`` columns.
+    """
+    stride = (n_samples + LANES - 1) // LANES * LANES if padded else n_samples
+    buffer = np.full(n_rows * stride + LANES, -np.inf, dtype=np.float32)
+    start = (-(buffer.ctypes.data // 4)) % LANES if padded else 0
+    full = buffer[start : start + n_rows * stride].reshape(n_rows, stride)
+    if n_rows:
+        full[n_rows - 1, :n_samples] = 0.0
+    return full, full[:, :n_samples]
+
+
+@njit(cache=True)
 def _extract_chunk(
     waveforms,
     rows,
@@ -399,12 +421,12 @@ def _extract_chunk(
     peak_time,
 ):
     n_events, n_pixels, n_samples = waveforms.shape
-    neighbor_peak = method == 0
-    # neighbour-peak search: calibrated float32 waveforms plus one all-zero row
-    scratch = np.zeros((n_pixels + 1 if neighbor_peak else 0, n_samples), dtype=np.float32)
+    by_neighbors = method == 0
     table_width = 0
     for p in range(n_pixels):
         table_width = max(table_width, offsets[p + 1] - offsets[p])
+    vector = local_weight == 0 and n_samples >= LANES and (table_width == 4 or table_width == 6)
+    full, scratch = _scratch(n_pixels + 1 if by_neighbors else 0, n_samples, vector)
     table = np.empty((n_pixels, table_width), dtype=np.int32)
     peaks = np.empty(n_pixels, dtype=np.int64)
     windows = np.empty((max(width, 0), n_pixels), dtype=np.float32)
@@ -440,9 +462,12 @@ def _extract_chunk(
             exact = exact_window_sums(event_pedestal, width, n_samples)
         raw = waveforms[e]
         upcoming = waveforms[min(e + 1, n_events - 1)]
-        if neighbor_peak:
-            _calibrated_waveforms(raw, event_pedestal, scratch)
-            _neighbor_peaks(scratch, weight, table, peaks, upcoming)
+        if by_neighbors:
+            _calibrated_waveforms(raw, event_pedestal, full)
+            if vector:
+                _neighbor_peaks(full, table, peaks, upcoming)
+            else:
+                _neighbor_peaks_scalar(scratch, weight, table, peaks, upcoming)
             if exact:
                 _window_moments_all(scratch, peaks, shift, width, total, numerator, denominator)
             else:

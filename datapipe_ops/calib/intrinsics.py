@@ -105,6 +105,7 @@ def neighbor_peak(typingctx, scratch, rows):
     if not (
         isinstance(scratch, types.Array)
         and scratch.ndim == 2
+        and scratch.layout == "C"
         and scratch.dtype == types.float32
         and isinstance(rows, types.UniTuple)
         and isinstance(rows.dtype, types.Integer)
@@ -184,7 +185,8 @@ def _sum_doubles(builder: ir.IRBuilder, vector: ir.Value) -> ir.Value:
 def window_moments(typingctx, scratch, pixel, first, width, lanes):
     """Sum, time numerator and time denominator of one pixel's integration window.
 
-    Of row ``pixel`` of the 2-D float32 ``scratch`` (at least ``lanes`` columns), the samples
+    Of row ``pixel`` of the 2-D float32 ``scratch`` (at least ``lanes`` columns, rows
+    contiguous, possibly a view of the first columns of a wider array), the samples
     ``first .. first + width - 1`` that lie inside the row (``width`` at most ``lanes``, a
     constant 8 or 16): ``sum(v)``, ``sum(max(v, 0) * s)`` and ``sum(max(v, 0))`` in float64.
     One ``lanes``-sample load placed to cover the window, lanes outside it set to zero, and
@@ -218,7 +220,7 @@ def window_moments(typingctx, scratch, pixel, first, width, lanes):
         start = builder.select(builder.icmp_signed("<", first_, _I64(0)), _I64(0), first_)
         last = builder.sub(n_samples, _I64(n_lanes))
         start = builder.select(builder.icmp_signed(">", start, last), last, start)
-        offset = builder.add(builder.mul(pixel_, n_samples), start)
+        offset = builder.add(builder.mul(pixel_, _row_stride(builder, array)), start)
         pointer = builder.bitcast(builder.gep(array.data, [offset]), floats.as_pointer())
         values = builder.fpext(builder.load(pointer, align=4), doubles)
         lane = ir.Constant(ir.VectorType(_I32, n_lanes), list(range(n_lanes)))
@@ -244,7 +246,8 @@ def calibrate_row(typingctx, waveforms, pedestal, scratch, pixel):
     """``scratch[pixel, :] = float32(waveforms[pixel, :]) - pedestal[pixel]``, in vectors.
 
     ``waveforms``: C-contiguous 2-D integer counts of at most 16 bits with at least ``LANES``
-    samples; ``scratch``: C-contiguous 2-D float32 with the same number of samples. Blocks of
+    samples; ``scratch``: C-contiguous 2-D float32 with at least as many columns (rows may be
+    padded beyond the samples). Blocks of
     ``LANES`` samples, the last one ending at the last sample (overlapping the one before,
     which writes the same values again), so no scalar remainder loop is left per pixel.
     """
@@ -278,7 +281,7 @@ def calibrate_row(typingctx, waveforms, pedestal, scratch, pixel):
         start = builder.mul(row, n_samples)
         source = builder.gep(counts_array.data, [start])
         target = builder.gep(
-            scratch_array.data, [builder.mul(row, builder.extract_value(scratch_array.shape, 1))]
+            scratch_array.data, [builder.mul(row, _row_stride(builder, scratch_array))]
         )
         last = builder.sub(n_samples, _I64(LANES))
         n_blocks = builder.udiv(builder.add(n_samples, _I64(LANES - 1)), _I64(LANES))
@@ -292,6 +295,11 @@ def calibrate_row(typingctx, waveforms, pedestal, scratch, pixel):
         return context.get_dummy_value()
 
     return types.void(waveforms, pedestal, scratch, pixel), codegen
+
+
+def _row_stride(builder: ir.IRBuilder, array) -> ir.Value:
+    """Elements from one row of a 2-D float32 array to the next (rows may be padded)."""
+    return builder.udiv(builder.extract_value(array.strides, 0), _I64(4))
 
 
 def _splat_float(builder: ir.IRBuilder, value: ir.Value) -> ir.Value:

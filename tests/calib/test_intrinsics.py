@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 from numba import njit
 
-from datapipe_ops.calib.extraction import _neighbor_peaks, exact_window_sums
+from datapipe_ops.calib.extraction import (
+    _neighbor_peaks,
+    _neighbor_peaks_scalar,
+    _scratch,
+    exact_window_sums,
+)
 from datapipe_ops.calib.intrinsics import (
     LANES,
     calibrate_row,
@@ -76,20 +81,32 @@ def test_neighbor_peak_is_numpys_first_argmax(n_samples):
     assert np.array_equal(peaks, _reference_peaks(scratch, table))
 
 
-@pytest.mark.parametrize("n_samples", [LANES - 4, LANES, 40])
+@pytest.mark.parametrize("n_samples", [LANES - 4, LANES, 40, 60])
 @pytest.mark.parametrize("weight", [0, 1])
 def test_vector_and_scalar_neighbour_search_agree(n_samples, weight):
-    """Short readouts and a non-zero local weight take the scalar loop; same answers."""
+    """The vector search on the padded buffer and the scalar loop give numpy's answers."""
     rng = np.random.default_rng(7)
     n_pixels = 300
-    scratch = np.zeros((n_pixels + 1, n_samples), np.float32)  # last row: missing neighbours
-    scratch[:-1] = (rng.integers(0, 6, (n_pixels, n_samples)) - 2.25).astype(np.float32)
+    values = (rng.integers(0, 6, (n_pixels, n_samples)) - 2.25).astype(np.float32)
+    values[:20] = 0.0  # all ties
+    vector = weight == 0 and n_samples >= LANES
+    full, scratch = _scratch(n_pixels + 1, n_samples, vector)
+    assert np.array_equal(scratch[-1], np.zeros(n_samples))  # the missing neighbour
+    scratch[:-1] = values
+    if vector:
+        assert full.ctypes.data % 64 == 0 and full.shape[1] % LANES == 0
+        assert np.all(full[:, n_samples:] == -np.inf)
     table = rng.integers(0, n_pixels + 1, (n_pixels, 6)).astype(np.int32)
     peaks = np.empty(n_pixels, np.int64)
-    _neighbor_peaks(scratch, np.float32(weight), table, peaks, np.zeros((1, 1), np.uint16))
-    total = scratch[:-1] * np.float32(weight)
+    upcoming = np.zeros((1, 1), np.uint16)
+    if vector:
+        _neighbor_peaks(full, table, peaks, upcoming)
+    else:
+        _neighbor_peaks_scalar(scratch, np.float32(weight), table, peaks, upcoming)
+    padded = np.vstack([values, np.zeros((1, n_samples), np.float32)])
+    total = values * np.float32(weight)
     for j in range(6):
-        total = total + scratch[table[:, j]]
+        total = total + padded[table[:, j]]
     assert np.array_equal(peaks, np.argmax(total + np.float32(0.0), axis=1))
 
 
