@@ -64,7 +64,7 @@ docs: $(STAMP)
 	@$(VENV)/bin/mkdocs build --strict --site-dir build/site
 
 clean:
-	rm -rf $(VENV) $(TOOLS) build .pytest_cache
+	rm -rf $(VENV) $(TOOLS) build .pytest_cache .numba-cache
 
 # Airflow on this machine (include/deploy/airflow-local.sh): scheduler, dag-processor, triggerer and
 # api-server as separate processes with pid files under var/airflow; SQLite by default,

@@ -23,7 +23,8 @@ or not, and compile to AVX-512 on this project's machines (to narrower vectors e
 is tested against plain numpy in ``tests/calib/test_intrinsics.py``.
 
 Note: numba's on-disk cache does not notice a change in this module, only in the module of the
-cached function: after editing an intrinsic, delete the ``__pycache__/*.nbi``/``*.nbc`` files.
+cached function: after editing an intrinsic, delete the ``__pycache__/*.nbi``/``*.nbc`` files
+(the test session uses a cache directory per source digest, see ``tests/conftest.py``).
 """
 
 from __future__ import annotations

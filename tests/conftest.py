@@ -1,0 +1,30 @@
+"""Settings for the whole test session (every test directory, and the processes tests start).
+
+numba keys its on-disk cache on the source file of the cached function only. A kernel that
+calls a function from another module (the vector operations of ``datapipe_ops.calib.intrinsics``,
+the timing fit of ``datapipe_ops.image.timing``) keeps running its old compiled code after that
+other module changes, until the cache files are deleted. So that the tests always run the code
+in the working tree, the session uses a numba cache directory named after a digest of every
+``datapipe_ops`` source file: any change starts a fresh cache (the kernels compile once, about
+a minute), an unchanged tree reuses it. An explicitly set ``NUMBA_CACHE_DIR`` is respected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+def sources_digest(package: Path = REPOSITORY / "datapipe_ops") -> str:
+    """Short sha256 over the paths and contents of the package's Python files."""
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+os.environ.setdefault("NUMBA_CACHE_DIR", str(REPOSITORY / ".numba-cache" / sources_digest()))
