@@ -304,6 +304,22 @@ def _integrate_windows(windows, peaks, shift, total, numerator, denominator):
             denominator[p] += positive
 
 
+@njit(cache=True, inline="always")
+def _pixel_result(
+    total, numerator, denominator, peak, sampling_rate_ghz, correction, factor, shift
+):
+    """Charge and time of one pixel, with ctapipe's float32 rounding steps: window sum →
+    integration correction (none if ``correction`` is None) → ADC to p.e.; weighted mean
+    sample (the peak sample if no sample is positive) → ns → time offset."""
+    time = np.float32(numerator / denominator) if denominator > 0.0 else np.float32(peak)
+    time = np.float32(np.float64(time) / sampling_rate_ghz)
+    charge = np.float32(total)
+    if correction is not None:
+        charge = np.float32(np.float64(charge) * correction)
+    image = np.float32(np.float64(charge) * np.float64(factor))
+    return image, np.float32(np.float64(time) - np.float64(shift))
+
+
 @njit(cache=True)
 def _finish_pixels(
     total,
@@ -318,18 +334,18 @@ def _finish_pixels(
     image,
     peak_time,
 ):
-    """Charge and time of one gain channel, with ctapipe's float32 rounding steps: window sum
-    → integration correction → ADC to p.e.; weighted mean sample → ns → time offset."""
-    scale = correction if apply_correction else 1.0
+    """:func:`_pixel_result` of every pixel, one gain channel."""
     for p in range(peaks.shape[0]):
-        den = denominator[p]
-        time = np.float32(numerator[p] / den) if den > 0.0 else np.float32(peaks[p])
-        time = np.float32(np.float64(time) / sampling_rate_ghz)
-        charge = np.float32(total[p])
-        if apply_correction:
-            charge = np.float32(np.float64(charge) * scale)
-        image[p] = np.float32(np.float64(charge) * np.float64(factor[p]))
-        peak_time[p] = np.float32(np.float64(time) - np.float64(time_shift[p]))
+        image[p], peak_time[p] = _pixel_result(
+            total[p],
+            numerator[p],
+            denominator[p],
+            peaks[p],
+            sampling_rate_ghz,
+            correction if apply_correction else None,
+            factor[p],
+            time_shift[p],
+        )
 
 
 @njit(cache=True)
@@ -350,14 +366,16 @@ def _finish_pixels_by_channel(
     """As :func:`_finish_pixels` with a gain channel per pixel (``factor[channel[p], p]``)."""
     for p in range(peaks.shape[0]):
         ch = channel[p]
-        den = denominator[p]
-        time = np.float32(numerator[p] / den) if den > 0.0 else np.float32(peaks[p])
-        time = np.float32(np.float64(time) / sampling_rate_ghz)
-        charge = np.float32(total[p])
-        if apply_correction:
-            charge = np.float32(np.float64(charge) * correction[ch])
-        image[p] = np.float32(np.float64(charge) * np.float64(factor[ch, p]))
-        peak_time[p] = np.float32(np.float64(time) - np.float64(time_shift[ch, p]))
+        image[p], peak_time[p] = _pixel_result(
+            total[p],
+            numerator[p],
+            denominator[p],
+            peaks[p],
+            sampling_rate_ghz,
+            correction[ch] if apply_correction else None,
+            factor[ch, p],
+            time_shift[ch, p],
+        )
 
 
 @njit(cache=True)

@@ -41,6 +41,18 @@ def ours(toy, settings: ReferenceSettings, coefficients=None, rows=None):
     )
 
 
+def assert_identical_to_ctapipe(camera, toy, settings, reference_chain, coefficients=None):
+    """Our images and peak times equal ctapipe's bit for bit (float32 both)."""
+    coefficients = toy.coefficients() if coefficients is None else coefficients
+    image, peak_time = ours(toy, settings, coefficients)
+    ref_image, ref_time = reference_chain(camera, settings).calibrate(
+        1, toy.waveforms, coefficients
+    )
+    assert image.dtype == np.float32 and peak_time.dtype == np.float32
+    assert np.array_equal(image, ref_image)
+    assert np.array_equal(peak_time, ref_time)
+
+
 @pytest.mark.parametrize("camera_name", ["LSTCam", "NectarCam", "FlashCam", "CHEC"])
 @pytest.mark.parametrize(("width", "shift"), [(7, 3), (4, 1), (12, 6), (3, 0)])
 def test_integration_correction_is_ctapipes(camera_name, width, shift):
@@ -67,13 +79,7 @@ def test_integration_correction_is_ctapipes(camera_name, width, shift):
 def test_images_identical_to_ctapipe(lstcam, make_toy, reference_chain, method):
     toy = make_toy(lstcam, 12, seed=1)
     settings = ReferenceSettings(method=method, peak_index=15)
-    image, peak_time = ours(toy, settings)
-    ref_image, ref_time = reference_chain(lstcam, settings).calibrate(
-        1, toy.waveforms, toy.coefficients()
-    )
-    assert image.dtype == np.float32 and peak_time.dtype == np.float32
-    assert np.array_equal(image, ref_image)
-    assert np.array_equal(peak_time, ref_time)
+    assert_identical_to_ctapipe(lstcam, toy, settings, reference_chain)
 
 
 @pytest.mark.parametrize(
@@ -86,13 +92,7 @@ def test_images_identical_to_ctapipe(lstcam, make_toy, reference_chain, method):
 )
 def test_window_options_identical_to_ctapipe(chec, make_toy, reference_chain, changes):
     toy = make_toy(chec, 6, seed=2)  # square pixels (4 neighbours), 128 samples
-    settings = ReferenceSettings(**changes)
-    image, peak_time = ours(toy, settings)
-    ref_image, ref_time = reference_chain(chec, settings).calibrate(
-        1, toy.waveforms, toy.coefficients()
-    )
-    assert np.array_equal(image, ref_image)
-    assert np.array_equal(peak_time, ref_time)
+    assert_identical_to_ctapipe(chec, toy, ReferenceSettings(**changes), reference_chain)
 
 
 def test_flat_and_isolated_waveforms_identical_to_ctapipe(lstcam, make_toy, reference_chain):
@@ -105,13 +105,7 @@ def test_flat_and_isolated_waveforms_identical_to_ctapipe(lstcam, make_toy, refe
     toy.broken[geometry.neighbors_of(isolated)] = True
     coefficients = toy.coefficients()
     coefficients["pedestal_offset"][0, isolated] = 400.5  # own waveform partly negative
-    settings = ReferenceSettings()
-    image, peak_time = ours(toy, settings, coefficients)
-    ref_image, ref_time = reference_chain(lstcam, settings).calibrate(
-        1, toy.waveforms, coefficients
-    )
-    assert np.array_equal(image, ref_image)
-    assert np.array_equal(peak_time, ref_time)
+    assert_identical_to_ctapipe(lstcam, toy, ReferenceSettings(), reference_chain, coefficients)
 
 
 @pytest.mark.parametrize("pedestal", [1.25, 0.0])
@@ -120,13 +114,7 @@ def test_small_or_zero_pedestals_identical_to_ctapipe(lstcam, make_toy, referenc
     toy = make_toy(lstcam, 4, seed=9)
     coefficients = toy.coefficients()
     coefficients["pedestal_offset"][:] = pedestal
-    settings = ReferenceSettings()
-    image, peak_time = ours(toy, settings, coefficients)
-    ref_image, ref_time = reference_chain(lstcam, settings).calibrate(
-        1, toy.waveforms, coefficients
-    )
-    assert np.array_equal(image, ref_image)
-    assert np.array_equal(peak_time, ref_time)
+    assert_identical_to_ctapipe(lstcam, toy, ReferenceSettings(), reference_chain, coefficients)
 
 
 def test_each_event_uses_its_coefficient_row(lstcam, make_toy, reference_chain):
