@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pendulum
 from airflow.sdk import Param, dag, task
-from datapipe_airflow.campaigns import dl0_to_dl1_step, register_dl0_step, register_dl1_step
+from datapipe_airflow.segments import dl0_to_dl1_segment
 from datapipe_airflow.sensors.bdms import BDMSDataArrivalSensor
-from datapipe_airflow.stage import stage_task
 
 DOC = """
 ### Simulation processing
@@ -119,25 +117,7 @@ def simulation_processing():
             )
 
     plans = plan(wait.output)
-    campaign = stage_task(
-        "register_campaign",
-        ["catalog", "campaign", "{{ params.campaign }}", "--kind", "simulation"],
-    )
-    register_dl0 = stage_task("register_dl0", expand=plans.map(register_dl0_step))
-    dl1 = stage_task("dl0_to_dl1", kind="dl0_to_dl1", expand=plans.map(dl0_to_dl1_step))
-    register_dl1 = stage_task("register_dl1", expand=plans.map(register_dl1_step))
-
-    @task
-    def report(outputs: list) -> list:
-        """Where the products are."""
-        # index the lazy XCom sequence (iterating it probes one past the end)
-        files = sorted(path for i in range(len(outputs)) for path in outputs[i])
-        directories = sorted({str(Path(path).parent) for path in files})
-        print(f"{len(files)} DL1 file(s) in {', '.join(directories)}")
-        return files
-
-    plans >> campaign >> register_dl0 >> dl1 >> register_dl1
-    register_dl1 >> report(dl1.output)
+    dl0_to_dl1_segment(plans, "simulation")
 
 
 simulation_processing()
