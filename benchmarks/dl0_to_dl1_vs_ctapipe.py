@@ -22,6 +22,13 @@ other work on a shared machine disturbs them less than wall-clock times.
 4. **Peak memory** — ``dl0_to_dl1`` in a fresh process (after a warm-up run on the small
    file) on a file and on one 3 times larger, with the same chunk size: the peak resident set
    (``VmHWM``) and the peak of numpy allocations (tracemalloc) must stay flat.
+5. **Where an event's time goes** — the extraction's passes timed inside one compiled loop over
+   the events of one telescope per camera, with the CPU's time-stamp counter (converted to µs
+   with its rate measured against ``time.perf_counter``), then cleaning and the parameters of
+   the same events (CPU time).
+
+Set ``NUMBA_CPU_NAME=haswell`` (and a fresh ``NUMBA_CACHE_DIR``) to measure code compiled for
+AVX2 only.
 """
 
 from __future__ import annotations
@@ -47,8 +54,14 @@ from pathlib import Path  # noqa: E402
 import h5py  # noqa: E402
 import hdf5plugin  # noqa: E402
 import numpy as np  # noqa: E402
+from llvmlite import ir  # noqa: E402
+from numba import njit  # noqa: E402
+from numba.core import cgutils, types  # noqa: E402
+from numba.extending import intrinsic  # noqa: E402
 
+from datapipe_ops.calib import extraction  # noqa: E402
 from datapipe_ops.calib.buffers import ChunkBuffers  # noqa: E402
+from datapipe_ops.calib.cleaning import clean_images  # noqa: E402
 from datapipe_ops.calib.config import DL0ToDL1Config  # noqa: E402
 from datapipe_ops.calib.stage import (  # noqa: E402
     _plan,
@@ -56,7 +69,7 @@ from datapipe_ops.calib.stage import (  # noqa: E402
     extract_chunk,
     process_chunk_arrays,
 )
-from datapipe_ops.image.parameters import parameters_rows  # noqa: E402
+from datapipe_ops.image.parameters import image_parameters, parameters_rows  # noqa: E402
 from datapipe_ops.io import layout, open_product  # noqa: E402
 from datapipe_ops.io.instrument import read_subarray  # noqa: E402
 
@@ -202,6 +215,133 @@ def compute_benchmark(dl0: Path, coefficients: Path, n_reference: int) -> dict[s
                 "extraction_share_of_copy": t_copy / t_extract,
                 "chain_share_of_copy": t_copy / t_ours,
             }
+    return results
+
+
+@intrinsic
+def _cycle_counter(typingctx):
+    """The CPU's time-stamp counter (``llvm.readcyclecounter``)."""
+
+    def codegen(context, builder, signature, args):
+        function = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.IntType(64), []), "llvm.readcyclecounter"
+        )
+        return builder.call(function, [])
+
+    return types.int64(), codegen
+
+
+def _cycles_per_us() -> float:
+    """Rate of the time-stamp counter, against ``time.perf_counter`` over 0.2 s."""
+    counter = njit(lambda: _cycle_counter())
+    counter()
+    start_cycles, start = counter(), time.perf_counter()
+    time.sleep(0.2)
+    return (counter() - start_cycles) / (time.perf_counter() - start) / 1e6
+
+
+@njit  # benchmark-only loop, compiled per run
+def _timed_passes(waveforms, pedestal, table, factor, time_shift, shift, width, cycles):
+    """The neighbour-peak extraction of every event, each pass's cycles added to ``cycles``."""
+    n_events, n_pixels, n_samples = waveforms.shape
+    full, scratch = extraction._scratch(n_pixels + 1, n_samples, True)
+    peaks = np.empty(n_pixels, np.int64)
+    total = np.empty(n_pixels)
+    numerator = np.empty(n_pixels)
+    denominator = np.empty(n_pixels)
+    image = np.empty(n_pixels, np.float32)
+    peak_time = np.empty(n_pixels, np.float32)
+    for e in range(n_events):
+        upcoming = waveforms[min(e + 1, n_events - 1)]
+        t0 = _cycle_counter()
+        extraction._calibrated_waveforms(waveforms[e], pedestal, full)
+        t1 = _cycle_counter()
+        extraction._neighbor_peaks(full, table, peaks, upcoming)
+        t2 = _cycle_counter()
+        extraction._window_moments_all(scratch, peaks, shift, width, total, numerator, denominator)
+        t3 = _cycle_counter()
+        extraction._finish_pixels(
+            total, numerator, denominator, peaks, 1.0, 1.0, False, factor, time_shift, image,
+            peak_time,
+        )  # fmt: skip
+        t4 = _cycle_counter()
+        cycles[0] += t1 - t0
+        cycles[1] += t2 - t1
+        cycles[2] += t3 - t2
+        cycles[3] += t4 - t3
+
+
+STEPS = ("calibration", "neighbour search", "window sums", "coefficients", "cleaning", "parameters")
+
+
+def step_breakdown(dl0: Path, coefficients: Path) -> dict[str, dict[str, float]]:
+    """Section 5: µs per telescope event of each step, first telescope of each camera."""
+    config = DL0ToDL1Config()
+    rate = _cycles_per_us()
+    results = {}
+    with open_product(dl0) as h5, open_product(coefficients) as cal:
+        subarray = read_subarray(h5)
+        for camera, tel_ids in telescope_groups(dl0).items():
+            plan = _plan(tel_ids[0], subarray, cal, config)
+            ext, series, geometry = plan.extraction, plan.coefficients, plan.geometry
+            waveforms = h5[layout.tel_path(layout.WAVEFORMS, tel_ids[0])][()][:CHUNK]
+            n_events, n_pixels, _ = waveforms.shape
+            pedestal = np.ascontiguousarray(series.pedestal_offset[0, 0], np.float32)
+            if not extraction.exact_window_sums(pedestal, ext.window_width, waveforms.shape[2]):
+                raise RuntimeError("the benchmark data should take the vector window sums")
+            table = np.empty((n_pixels, 6), np.int32)
+            extraction.neighbor_table(
+                geometry.neighbor_offsets.astype(np.int32),
+                geometry.neighbor_indices.astype(np.int32),
+                np.zeros(n_pixels, np.bool_),
+                n_pixels,
+                table,
+            )
+            args = (
+                waveforms,
+                pedestal,
+                table,
+                np.ascontiguousarray(series.factor[0, 0], np.float32),
+                np.ascontiguousarray(series.time_shift_ns[0, 0], np.float32),
+                ext.window_shift,
+                ext.window_width,
+            )
+            cycles = np.zeros(4, np.int64)
+            _timed_passes(*args, cycles)  # compile, warm up
+            best = None
+            for _ in range(5):
+                cycles[:] = 0
+                _timed_passes(*args, cycles)
+                best = cycles.copy() if best is None or cycles.sum() < best.sum() else best
+            passes = best / n_events / rate
+            rows = np.zeros(n_events, np.int64)
+            buffers = ChunkBuffers.allocate(n_events, n_pixels)
+            image, peak_time, masks = process_chunk_arrays(
+                waveforms, rows, plan, np.random.default_rng(0), buffers
+            )[:3]
+            cln = plan.cleaning
+
+            def clean(image=image, peak_time=peak_time, masks=masks, cln=cln, geometry=geometry):
+                clean_images(
+                    image,
+                    geometry.neighbor_offsets,
+                    geometry.neighbor_indices,
+                    picture_threshold=cln.picture_threshold_pe,
+                    boundary_threshold=cln.boundary_threshold_pe,
+                    min_picture_neighbors=cln.min_picture_neighbors,
+                    keep_isolated_pixels=cln.keep_isolated_pixels,
+                    peak_times=peak_time,
+                    time_limit_ns=cln.time_limit_ns,
+                    time_min_neighbors=cln.time_min_neighbors,
+                    out=masks,
+                )
+
+            def parameterise(image=image, peak_time=peak_time, masks=masks, geometry=geometry):
+                image_parameters(image, peak_time, masks, geometry, np.random.default_rng(0))
+
+            seconds = [best_cpu_time(clean, 5), best_cpu_time(parameterise, 5)]
+            values = [*passes, *(1e6 * t / n_events for t in seconds)]
+            results[camera] = dict(zip(STEPS, (float(v) for v in values), strict=True))
     return results
 
 
@@ -421,9 +561,18 @@ def main() -> None:
             f"peak RSS grew by {growth:.1f} MiB while the waveforms grew by {data_growth:.1f} MiB"
         )
 
+        steps = step_breakdown(dl0, coefficients)
+        print("\n5. where a telescope event's time goes [us]")
+        print(f"{'camera':10s} " + " ".join(f"{name:>16s}" for name in STEPS))
+        for camera, values in steps.items():
+            print(f"{camera:10s} " + " ".join(f"{values[name]:16.1f}" for name in STEPS))
+
         if args.json:
             args.json.write_text(
-                json.dumps({"compute": compute, "stage": stage, "memory": memory}, indent=2)
+                json.dumps(
+                    {"compute": compute, "stage": stage, "memory": memory, "steps": steps},
+                    indent=2,
+                )
             )
 
 
