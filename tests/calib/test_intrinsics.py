@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
+import llvmlite
+import numba
 import numpy as np
 import pytest
 from numba import njit
 
 from datapipe_ops.calib.extraction import (
+    _calibrated_waveforms,
     _neighbor_peaks,
     _neighbor_peaks_scalar,
     _scratch,
+    _window_moments_all,
+    _window_sums,
     exact_window_sums,
 )
 from datapipe_ops.calib.intrinsics import (
     LANES,
-    calibrate_row,
+    LLVMLITE_VERSIONS,
+    NUMBA_VERSIONS,
     float32_bits,
     neighbor_peak,
     prefetch,
     window_moments,
 )
+
+
+def _release(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")[:2]
+    return int(major), int(minor)
+
+
+def test_installed_numba_and_llvmlite_are_the_ones_the_ir_is_written_for():
+    assert _release(numba.__version__) in NUMBA_VERSIONS
+    assert _release(llvmlite.__version__) in LLVMLITE_VERSIONS
 
 
 @njit(cache=True)
@@ -152,21 +168,41 @@ def test_exact_window_sums_needs_usual_pedestals_and_short_windows():
     assert not exact_window_sums(usual, 7, LANES - 1)  # readout shorter than a vector
 
 
-@njit(cache=True)
-def _calibrate(waveforms, pedestal, scratch):
-    for p in range(waveforms.shape[0]):
-        calibrate_row(waveforms, pedestal, scratch, p)
-
-
 @pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.uint8, np.int8])
-@pytest.mark.parametrize("n_samples", [LANES, LANES + 1, 40, 60])
-def test_calibrate_row_is_numpys_float32_subtraction(dtype, n_samples):
+@pytest.mark.parametrize("n_samples", [LANES - 3, LANES, LANES + 1, 40, 60])
+def test_calibration_is_numpys_float32_subtraction(dtype, n_samples):
     rng = np.random.default_rng(n_samples)
     info = np.iinfo(dtype)
     waveforms = rng.integers(info.min, info.max, (30, n_samples), endpoint=True).astype(dtype)
     pedestal = rng.uniform(-500, 500, 30).astype(np.float32)
-    scratch = np.full((31, n_samples), np.nan, np.float32)  # one row more, as the stage's
-    _calibrate(waveforms, pedestal, scratch)
+    full, scratch = _scratch(31, n_samples, True)  # padded rows and the zero row, as the stage's
+    _calibrated_waveforms(waveforms, pedestal, full)
     expected = waveforms.astype(np.float32) - pedestal[:, np.newaxis]
     assert np.array_equal(scratch[:30], expected)
-    assert np.isnan(scratch[30]).all()
+    assert np.all(scratch[30] == 0.0)
+    assert np.all(full[:, n_samples:] == -np.inf)  # the padding is never written
+
+
+@pytest.mark.parametrize("n_samples", [LANES, 40, 60])
+@pytest.mark.parametrize("width", [3, 7, 8, 12, LANES])
+def test_vector_window_sums_equal_the_plain_loop(n_samples, width):
+    """The vector path and its plain oracle agree bit for bit on every pixel (padded rows)."""
+    rng = np.random.default_rng(width * n_samples)
+    n_pixels = 400
+    pedestal = rng.uniform(200, 400, n_pixels).astype(np.float32)
+    counts = rng.integers(0, 4096, (n_pixels, n_samples)).astype(np.uint16)
+    full, scratch = _scratch(n_pixels + 1, n_samples, True)
+    _calibrated_waveforms(counts, pedestal, full)
+    assert exact_window_sums(pedestal, width, n_samples)
+    peaks = rng.integers(0, n_samples, n_pixels).astype(np.int64)
+    shift = 3
+    vector = [np.empty(n_pixels) for _ in range(3)]
+    plain = [np.empty(n_pixels) for _ in range(3)]
+    _window_moments_all(scratch, peaks, shift, width, *vector)
+    _window_sums(scratch, peaks, shift, width, *plain)
+    for got, expected in zip(vector, plain, strict=True):
+        assert np.array_equal(got.view(np.int64), expected.view(np.int64))
+    for p in range(0, n_pixels, 37):
+        assert (plain[0][p], plain[1][p], plain[2][p]) == _sequential_moments(
+            scratch[p], int(peaks[p]) - shift, width
+        )
