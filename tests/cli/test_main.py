@@ -51,3 +51,24 @@ def test_info_prints_version_and_settings(monkeypatch, tmp_path):
     assert result.returncode == 0
     assert "datapipe-ops" in result.stdout
     assert str(tmp_path) in result.stdout
+
+
+def test_expected_error_line_is_the_termination_message(monkeypatch, tmp_path, capsys):
+    app = typer.Typer()
+
+    @app.command()
+    def broken() -> None:
+        raise InputFileError("no such file", path="/data/in.h5")
+
+    @app.command()
+    def fine() -> None:
+        pass
+
+    termination_log = tmp_path / "termination-log"
+    monkeypatch.setenv(cli_main.TERMINATION_LOG_ENV, str(termination_log))
+    monkeypatch.setattr(cli_main, "app", app)
+    assert cli_main.main(["fine"]) == 0
+    assert not termination_log.exists()
+    assert cli_main.main(["broken"]) == 2
+    assert termination_log.read_text() == "datapipe: error: /data/in.h5: no such file"
+

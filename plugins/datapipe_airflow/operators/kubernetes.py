@@ -7,6 +7,13 @@ profile; it mounts the data volume (a PVC) at the image's data root and an ``emp
 the DataPipe nodes, and labels naming its campaign, DAG run and stage. Its log is streamed into
 the task log, it is deleted after success (kept after a failure for ``kubectl describe``) and,
 when deferrable, the waiting happens in the triggerer.
+
+The stage contract is the same as on the other backends (:mod:`datapipe_airflow.stage_failure`):
+the stage writes its ``datapipe: error: ...`` line to the container's termination-message file
+(``DATAPIPE_TERMINATION_LOG``), and the pod's status brings back the container's exit code and
+that message. Exit code 2 with an error line fails the task without retries, with that line as
+the reason; any other failure keeps the retries; a zero exit that left a declared output missing
+fails the task.
 """
 
 from __future__ import annotations
@@ -16,14 +23,32 @@ from typing import Any
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.providers.cncf.kubernetes.pod_generator import make_safe_label_value
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 from kubernetes.client import models as k8s
 
-from datapipe_airflow.operators.contract import STAGE_TEMPLATE_FIELDS
+from datapipe_airflow.operators.contract import STAGE_TEMPLATE_FIELDS, check_outputs
 from datapipe_airflow.stage_config import StageSettings, load_stage_settings
+from datapipe_airflow.stage_failure import raise_for_exit
 
 DATA_VOLUME = "datapipe-data"
 SCRATCH_VOLUME = "scratch"
 LABEL_PREFIX = "datapipe.ctao.org"
+#: The container's termination-message file (Kubernetes' default ``terminationMessagePath``);
+#: the stage's ``datapipe`` entry point writes its error line there (``DATAPIPE_TERMINATION_LOG``).
+TERMINATION_MESSAGE_PATH = "/dev/termination-log"
+TERMINATION_LOG_ENV = "DATAPIPE_TERMINATION_LOG"
+
+
+def container_termination(pod: k8s.V1Pod | None, container: str) -> tuple[int, str] | None:
+    """The exit code and termination message of ``container`` in ``pod``; ``None`` if it has
+    not terminated (the pod was evicted, never started, or was deleted)."""
+    statuses = (pod.status.container_statuses if pod is not None and pod.status else None) or []
+    for status in statuses:
+        if status.name != container or status.state is None or status.state.terminated is None:
+            continue
+        terminated = status.state.terminated
+        return int(terminated.exit_code), terminated.message or ""
+    return None
 
 
 def container_security_context() -> k8s.V1SecurityContext:
@@ -150,9 +175,13 @@ class DataPipePodOperator(KubernetesPodOperator):
     def build_pod_request_obj(self, context: Any = None, *, dry_run: bool = False) -> k8s.V1Pod:
         """The pod of this stage: our command, environment and labels on the provider's pod."""
         self.arguments = [str(part) for part in self.command]
+        stage_env = {
+            **self.env,
+            "DATAPIPE_DATA_ROOT": self.data_mount_path,
+            TERMINATION_LOG_ENV: TERMINATION_MESSAGE_PATH,
+        }
         self.env_vars = [
-            k8s.V1EnvVar(name=name, value=str(value))
-            for name, value in {**self.env, "DATAPIPE_DATA_ROOT": self.data_mount_path}.items()
+            k8s.V1EnvVar(name=name, value=str(value)) for name, value in stage_env.items()
         ]
         self.labels = {**(self.labels or {}), **self.stage_labels(context)}
         return super().build_pod_request_obj(context, dry_run=dry_run)
@@ -169,11 +198,37 @@ class DataPipePodOperator(KubernetesPodOperator):
         return {key: make_safe_label_value(str(value)) for key, value in labels.items()}
 
     def execute(self, context: Any) -> list[str]:
-        """Run the pod; the task's XCom value is its declared outputs (as for every backend)."""
+        """Run the pod; the task's XCom value is its declared outputs (as for every backend).
+
+        Deferrable: this creates the pod and defers; :meth:`trigger_reentry` finishes the task.
+        """
         super().execute(context)
-        return [str(path) for path in self.outputs]
+        return check_outputs(self.outputs)
 
     def trigger_reentry(self, context: Any, event: dict[str, Any]) -> list[str]:
-        """Resume after the deferred wait; return the declared outputs."""
+        """Resume after the deferred wait; check and return the declared outputs."""
         super().trigger_reentry(context, event)
-        return [str(path) for path in self.outputs]
+        return check_outputs(self.outputs)
+
+    def cleanup(
+        self,
+        pod: k8s.V1Pod,
+        remote_pod: k8s.V1Pod,
+        xcom_result: dict | None = None,
+        context: Any = None,
+    ) -> None:
+        """The provider's clean-up (delete or keep the pod), then the stage's own failure.
+
+        The provider fails a failed pod with a retryable error whatever the stage said; a stage
+        that exited 2 with its ``datapipe: error:`` line fails here without retries instead.
+        """
+        try:
+            super().cleanup(pod, remote_pod, xcom_result=xcom_result, context=context)
+        except (AirflowFailException, AirflowSkipException):
+            raise
+        except AirflowException:
+            termination = container_termination(remote_pod, self.base_container_name)
+            if termination is not None:
+                exit_code, message = termination
+                raise_for_exit(self.command, exit_code, message.splitlines())
+            raise
