@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 Backend = Literal["local", "container", "kubernetes"]
 BACKENDS: tuple[str, ...] = ("local", "container", "kubernetes")
@@ -65,8 +66,22 @@ class Toleration(_Strict):
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
 
 
+class SecretKey(_Strict):
+    """One key of a Kubernetes Secret."""
+
+    name: str = Field(min_length=1)
+    key: str = Field(min_length=1)
+
+
+class ConfigMount(_Strict):
+    """A ConfigMap mounted read-only into the stage pods (and, at the same path, on the workers)."""
+
+    name: str = Field(min_length=1)
+    mount_path: str = Field(pattern=r"^/")
+
+
 class KubernetesSettings(_Strict):
-    """Pod settings of the ``kubernetes`` backend."""
+    """Pod settings of the ``kubernetes`` backend (the Helm chart renders them as stages.yaml)."""
 
     namespace: str = "datapipe"
     connection_id: str = "kubernetes_default"
@@ -80,8 +95,21 @@ class KubernetesSettings(_Strict):
     node_selector: dict[str, str] = Field(default_factory=dict)
     tolerations: list[Toleration] = Field(default_factory=list)
     catalog_secret: str | None = None
+    catalog_url: str | None = None
+    catalog_password_secret: SecretKey | None = None
+    config_maps: list[ConfigMount] = Field(default_factory=list)
+    image_pull_secrets: list[str] = Field(default_factory=list)
     deferrable: bool = True
     startup_timeout_seconds: int = Field(default=600, gt=0)
+
+    @field_validator("catalog_url")
+    @classmethod
+    def _no_password_in_the_url(cls, url: str | None) -> str | None:
+        """The catalog URL is configuration, not a secret: its password comes from a Secret
+        (``catalog_password_secret``, given to the stage as ``PGPASSWORD``)."""
+        if url and re.match(r"^[^:/]+(\+[^:/]+)?://[^/@]*:[^/@]*@", url):
+            raise ValueError("must not hold a password (use catalog_password_secret)")
+        return url
 
 
 class ContainerSettings(_Strict):

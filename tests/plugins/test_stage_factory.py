@@ -135,6 +135,24 @@ def test_invalid_configuration_names_file_and_key(tmp_path, monkeypatch):
         load_stage_settings()
 
 
+def test_catalog_url_with_a_password_is_refused(tmp_path, monkeypatch):
+    config = tmp_path / "stages.yaml"
+    config.write_text(
+        textwrap.dedent(
+            """\
+            image: x
+            kubernetes:
+              data_volume_claim: d
+              catalog_url: postgresql://datapipe:hunter2@db:5432/datapipe
+            kinds: {}
+            """
+        )
+    )
+    monkeypatch.setenv(stage_config.CONFIG_ENV, str(config))
+    with pytest.raises(StageConfigError, match=r"catalog_url'.*must not hold a password"):
+        load_stage_settings()
+
+
 # --- failure reasons -----------------------------------------------------------------------
 
 

@@ -84,20 +84,42 @@ def container_resources(settings: StageSettings, kind: str) -> k8s.V1ResourceReq
 
 
 def volumes(settings: StageSettings) -> tuple[list[k8s.V1Volume], list[k8s.V1VolumeMount]]:
-    """The data PVC at the data root and a size-limited ``emptyDir`` at ``/tmp``."""
+    """The data PVC at the data root, a size-limited ``emptyDir`` at ``/tmp`` and the
+    configuration ConfigMaps, read-only, at their mount paths."""
     kube = settings.kubernetes
     pvc = k8s.V1PersistentVolumeClaimVolumeSource(claim_name=kube.data_volume_claim)
     scratch = k8s.V1EmptyDirVolumeSource(size_limit=kube.scratch_size_limit)
-    return (
-        [
-            k8s.V1Volume(name=DATA_VOLUME, persistent_volume_claim=pvc),
-            k8s.V1Volume(name=SCRATCH_VOLUME, empty_dir=scratch),
-        ],
-        [
-            k8s.V1VolumeMount(name=DATA_VOLUME, mount_path=settings.data_mount_path),
-            k8s.V1VolumeMount(name=SCRATCH_VOLUME, mount_path="/tmp"),
-        ],
-    )
+    volume_list = [
+        k8s.V1Volume(name=DATA_VOLUME, persistent_volume_claim=pvc),
+        k8s.V1Volume(name=SCRATCH_VOLUME, empty_dir=scratch),
+    ]
+    mounts = [
+        k8s.V1VolumeMount(name=DATA_VOLUME, mount_path=settings.data_mount_path),
+        k8s.V1VolumeMount(name=SCRATCH_VOLUME, mount_path="/tmp"),
+    ]
+    for config in kube.config_maps:
+        source = k8s.V1ConfigMapVolumeSource(name=config.name)
+        volume_list.append(k8s.V1Volume(name=config.name, config_map=source))
+        mounts.append(
+            k8s.V1VolumeMount(name=config.name, mount_path=config.mount_path, read_only=True)
+        )
+    return volume_list, mounts
+
+
+def catalog_env(settings: StageSettings) -> list[k8s.V1EnvVar]:
+    """The catalog's URL (no password) and ``PGPASSWORD`` from its Secret, if configured."""
+    kube = settings.kubernetes
+    env = []
+    if kube.catalog_url:
+        env.append(k8s.V1EnvVar(name="DATAPIPE_CATALOG_URL", value=kube.catalog_url))
+    if kube.catalog_password_secret:
+        ref = k8s.V1SecretKeySelector(
+            name=kube.catalog_password_secret.name, key=kube.catalog_password_secret.key
+        )
+        env.append(
+            k8s.V1EnvVar(name="PGPASSWORD", value_from=k8s.V1EnvVarSource(secret_key_ref=ref))
+        )
+    return env
 
 
 def tolerations(settings: StageSettings) -> list[k8s.V1Toleration]:
@@ -157,8 +179,13 @@ class DataPipePodOperator(KubernetesPodOperator):
                 if kube.catalog_secret
                 else None
             ),
+            image_pull_secrets=(
+                [k8s.V1LocalObjectReference(name=name) for name in kube.image_pull_secrets] or None
+            ),
             get_logs=True,
-            log_events_on_failure=True,
+            # Reading events needs RBAC on events, which the chart does not grant (pods and
+            # their logs only); `kubectl describe pod` shows them.
+            log_events_on_failure=False,
             on_finish_action="delete_succeeded_pod",
             termination_message_policy="FallbackToLogsOnError",
             startup_timeout_seconds=kube.startup_timeout_seconds,
@@ -171,6 +198,7 @@ class DataPipePodOperator(KubernetesPodOperator):
         self.kind = kind
         self.campaign = campaign
         self.data_mount_path = settings.data_mount_path
+        self.catalog_env = catalog_env(settings)
 
     def build_pod_request_obj(self, context: Any = None, *, dry_run: bool = False) -> k8s.V1Pod:
         """The pod of this stage: our command, environment and labels on the provider's pod."""
@@ -181,7 +209,8 @@ class DataPipePodOperator(KubernetesPodOperator):
             TERMINATION_LOG_ENV: TERMINATION_MESSAGE_PATH,
         }
         self.env_vars = [
-            k8s.V1EnvVar(name=name, value=str(value)) for name, value in stage_env.items()
+            *self.catalog_env,
+            *(k8s.V1EnvVar(name=name, value=str(value)) for name, value in stage_env.items()),
         ]
         self.labels = {**(self.labels or {}), **self.stage_labels(context)}
         return super().build_pod_request_obj(context, dry_run=dry_run)
