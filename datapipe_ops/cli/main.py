@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from datapipe_ops.errors import DataPipeError
+from datapipe_ops.settings import seed_numba_cache
 
 #: Where to write the stage's outcome line for the orchestrator (a Kubernetes pod sets it to its
 #: container's ``terminationMessagePath``, ``/dev/termination-log``): the pod's termination
@@ -58,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     :class:`~datapipe_ops.errors.DataPipeError` raised by a stage is printed as
     ``datapipe: error: <file>: <problem>`` without a traceback.
     """
+    seed_numba_cache()  # before any stage imports numba (image: precompiled kernels)
     command = typer.main.get_command(app)
     try:
         command.main(args=argv, prog_name="datapipe", standalone_mode=True)
