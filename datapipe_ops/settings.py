@@ -29,6 +29,9 @@ def catalog_url() -> str:
     return os.environ.get("DATAPIPE_CATALOG_URL", default)
 
 
+_SEEDED = ".seeded"
+
+
 def seed_numba_cache() -> int:
     """Link the files of ``$DATAPIPE_NUMBA_CACHE_SEED`` into ``$NUMBA_CACHE_DIR``; return how
     many links were made.
@@ -44,7 +47,9 @@ def seed_numba_cache() -> int:
     target = os.environ.get("NUMBA_CACHE_DIR")
     if not seed or not target or not os.path.isdir(seed):
         return 0
-    marker = Path(target) / ".seeded"
+    if os.path.abspath(seed) == os.path.abspath(target):  # compiling the seed itself
+        return 0
+    marker = Path(target) / _SEEDED
     if marker.exists():
         return 0
     linked = 0
@@ -52,6 +57,8 @@ def seed_numba_cache() -> int:
         destination = Path(target) / os.path.relpath(directory, seed)
         destination.mkdir(parents=True, exist_ok=True)
         for name in files:
+            if name == _SEEDED:
+                continue
             try:
                 (destination / name).symlink_to(os.path.join(directory, name))
                 linked += 1

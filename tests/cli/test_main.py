@@ -79,6 +79,7 @@ def test_precompiled_numba_cache_is_linked_into_the_writable_cache(monkeypatch, 
     (seed / "datapipe_ops_calib").mkdir(parents=True)
     (seed / "datapipe_ops_calib" / "extraction.kernel-12.py312.nbi").write_bytes(b"index")
     (seed / "datapipe_ops_calib" / "extraction.kernel-12.py312.1.nbc").write_bytes(b"code")
+    (seed / ".seeded").touch()  # a seed made by a seeded datapipe: not linked
     seed.chmod(0o555)
     cache = tmp_path / "tmp" / "numba-cache"
     monkeypatch.setenv("DATAPIPE_NUMBA_CACHE_SEED", str(seed))
@@ -95,3 +96,6 @@ def test_precompiled_numba_cache_is_linked_into_the_writable_cache(monkeypatch, 
     assert index.read_bytes() == b"new"
     assert (seed / "datapipe_ops_calib" / "extraction.kernel-12.py312.nbi").read_bytes() == b"index"
     assert settings.seed_numba_cache() == 0  # once per cache directory
+    assert not (cache / ".seeded").is_symlink()
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(seed))  # compiling into the seed itself
+    assert settings.seed_numba_cache() == 0
