@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 _BLOCK = 1 << 20
@@ -15,3 +17,33 @@ def sha256_file(path: str | Path) -> str:
         while block := stream.read(_BLOCK):
             digest.update(block)
     return digest.hexdigest()
+
+
+def sha256_files_in_background(paths: Sequence[Path]) -> Callable[[], dict[Path, str]]:
+    """Start hashing ``paths`` in a background thread; call the result to wait for
+    ``{path: sha256}`` (it re-raises what the hashing raised).
+
+    ``hashlib`` releases the GIL while it digests a block and reading a block waits on I/O, so
+    the checksums of a stage's inputs are computed on another core while the stage decodes
+    and processes them, off its critical path.
+    """
+    results: dict[Path, str] = {}
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for path in paths:
+                results[path] = sha256_file(path)
+        except BaseException as exc:  # handed to the caller by wait()
+            errors.append(exc)
+
+    thread = threading.Thread(target=work, name="datapipe-sha256", daemon=True)
+    thread.start()
+
+    def wait() -> dict[Path, str]:
+        thread.join()
+        if errors:
+            raise errors[0]
+        return results
+
+    return wait

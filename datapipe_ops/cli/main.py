@@ -9,12 +9,21 @@ functions so that ``datapipe --help`` stays fast.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import typer
 from rich.console import Console
 
 from datapipe_ops.errors import DataPipeError
+from datapipe_ops.settings import seed_numba_cache
+
+#: Where to write the stage's outcome line for the orchestrator (a Kubernetes pod sets it to its
+#: container's ``terminationMessagePath``, ``/dev/termination-log``): the pod's termination
+#: message then carries the ``datapipe: error: ...`` line next to the exit code.
+TERMINATION_LOG_ENV = "DATAPIPE_TERMINATION_LOG"
+#: Kubernetes keeps at most 4096 bytes of a termination message.
+_TERMINATION_MESSAGE_LIMIT = 4000
 
 #: (name, module, attribute, help): each module attribute is a typer.Typer app (a command group)
 #: or a plain function (a single command).
@@ -50,17 +59,35 @@ def main(argv: list[str] | None = None) -> int:
     :class:`~datapipe_ops.errors.DataPipeError` raised by a stage is printed as
     ``datapipe: error: <file>: <problem>`` without a traceback.
     """
+    seed_numba_cache()  # before any stage imports numba (image: precompiled kernels)
     command = typer.main.get_command(app)
     try:
         command.main(args=argv, prog_name="datapipe", standalone_mode=True)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except DataPipeError as exc:
-        Console(stderr=True, highlight=False, soft_wrap=True).print(
-            f"datapipe: error: {exc}", markup=False
-        )
+        line = f"datapipe: error: {exc}"
+        Console(stderr=True, highlight=False, soft_wrap=True).print(line, markup=False)
+        write_termination_message(line)
         return exc.exit_code
     return 0
+
+
+def write_termination_message(message: str) -> None:
+    """Write ``message`` to ``$DATAPIPE_TERMINATION_LOG`` if set (best effort, never fails).
+
+    Nothing is written after a success or a crash: with the pod's
+    ``terminationMessagePolicy: FallbackToLogsOnError`` a crash's message is then the tail of
+    its log (the traceback).
+    """
+    path = os.environ.get(TERMINATION_LOG_ENV)
+    if not path:
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as sink:
+            sink.write(message.encode()[:_TERMINATION_MESSAGE_LIMIT].decode(errors="ignore"))
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":

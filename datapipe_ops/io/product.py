@@ -23,7 +23,11 @@ from datapipe_ops.errors import InputFileError
 from datapipe_ops.io import tables
 from datapipe_ops.io.atomic import atomic_output
 from datapipe_ops.io.layout import SCHEMA_VERSION
-from datapipe_ops.io.provenance import start_provenance, write_provenance
+from datapipe_ops.io.provenance import (
+    pending_input_records,
+    start_provenance,
+    write_provenance,
+)
 
 if TYPE_CHECKING:
     from astropy import units as u
@@ -45,7 +49,10 @@ class ProductWriter:
     ) -> None:
         self.path = Path(path)
         self.level = level
-        self.provenance = start_provenance(stage, config, inputs)
+        # the inputs' checksums are computed while the stage runs and completed on exit
+        records, self._complete_inputs = pending_input_records(inputs)
+        self.provenance = start_provenance(stage, config)
+        self.provenance["inputs"] = records
         self._attrs = dict(attrs or {})
         self._stack: ExitStack | None = None
         self.file: h5py.File | None = None
@@ -64,6 +71,7 @@ class ProductWriter:
         assert self.file is not None and self._stack is not None
         try:
             if exc_type is None:
+                self._complete_inputs()
                 write_provenance(self.file, self.provenance)
             self.file.close()
         finally:

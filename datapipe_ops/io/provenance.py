@@ -12,7 +12,7 @@ import json
 import platform
 import socket
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 import h5py
 from pydantic import BaseModel
 
-from datapipe_ops.checksum import sha256_file
+from datapipe_ops.checksum import sha256_file, sha256_files_in_background
 from datapipe_ops.config import config_hash, resolved_config
 from datapipe_ops.errors import InputFileError
 from datapipe_ops.io.layout import PROVENANCE
@@ -53,6 +53,31 @@ def input_records(inputs: Sequence[str | Path] | Mapping[str, str]) -> list[dict
             raise InputFileError("input file does not exist", path=path)
         records.append({"path": str(path.absolute()), "sha256": sha256_file(path)})
     return records
+
+
+def pending_input_records(
+    inputs: Sequence[str | Path] | Mapping[str, str],
+) -> tuple[list[dict[str, str]], Callable[[], None]]:
+    """As :func:`input_records`, with the checksums computed in the background.
+
+    Missing inputs are reported at once; the records get their ``sha256`` when the returned
+    function is called (it waits for the hashing; call it before the records are written).
+    """
+    if isinstance(inputs, Mapping):
+        return input_records(inputs), lambda: None
+    paths = [Path(path) for path in inputs]
+    for path in paths:
+        if not path.exists():
+            raise InputFileError("input file does not exist", path=path)
+    records = [{"path": str(path.absolute()), "sha256": ""} for path in paths]
+    wait = sha256_files_in_background(paths)
+
+    def complete() -> None:
+        hashes = wait()
+        for record, path in zip(records, paths, strict=True):
+            record["sha256"] = hashes[path]
+
+    return records, complete
 
 
 def start_provenance(

@@ -14,7 +14,8 @@
 #
 # Environment: DATAPIPE_IMAGE (tag, default localhost/datapipe-stage:<version>), PYTHON (the 3.12
 # interpreter whose prefix is copied), DEBIAN_MIRROR, REBUILD_BASE=1 to redo steps 1-2,
-# FORCE=1 to rebuild even if the image is up to date.
+# FORCE=1 to rebuild even if the image is up to date, NUMBA_CPU_NAME / NUMBA_CPU_FEATURES for
+# another CPU baseline of the precompiled kernels (default haswell = x86-64-v3).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -33,8 +34,9 @@ LIBS=ca-certificates,libssl3,libffi8,zlib1g,libbz2-1.0,liblzma5,libsqlite3-0,lib
 die() { echo "error: $*" >&2; exit 1; }
 command -v podman >/dev/null || die "podman is not installed: run 'include/container/engine.sh install'"
 
-SOURCE_HASH="$(find Containerfile pyproject.toml uv.lock datapipe_ops include -type f \
-  ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum \
+SOURCE_HASH="$( { find Containerfile pyproject.toml uv.lock datapipe_ops include -type f \
+  ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum; \
+  echo "cpu baseline: ${NUMBA_CPU_NAME:-default} ${NUMBA_CPU_FEATURES:-default}"; } \
   | sha256sum | cut -c1-16)"
 if [ "${FORCE:-0}" != 1 ] && [ "${REBUILD_BASE:-0}" != 1 ] && podman image exists "$IMAGE" \
   && [ "$(podman image inspect --format '{{ index .Labels "org.ctao.datapipe.source-hash" }}' "$IMAGE")" = "$SOURCE_HASH" ]; then
@@ -93,7 +95,11 @@ secret=()
 [ -s "$CA_BUNDLE" ] && secret=(--secret "id=pip_ca,src=$CA_BUNDLE")
 previous="$(podman image inspect --format '{{ .Id }}' "$IMAGE" 2>/dev/null || true)"
 echo "podman build $IMAGE"
-podman build --pull=never --network=host --build-arg "BASE_IMAGE=$BASE_IMAGE" "${secret[@]}" \
+# The CPU baseline of the precompiled numba kernels (Containerfile's default: haswell, x86-64-v3).
+cpu=()
+[ -n "${NUMBA_CPU_NAME:-}" ] && cpu+=(--build-arg "NUMBA_CPU_NAME=$NUMBA_CPU_NAME")
+[ -n "${NUMBA_CPU_FEATURES:-}" ] && cpu+=(--build-arg "NUMBA_CPU_FEATURES=$NUMBA_CPU_FEATURES")
+podman build --pull=never --network=host --build-arg "BASE_IMAGE=$BASE_IMAGE" "${secret[@]}" "${cpu[@]}" \
   --label "org.opencontainers.image.version=$VERSION" \
   --label "org.ctao.datapipe.source-hash=$SOURCE_HASH" -t "$IMAGE" -f Containerfile "$ctx"
 # The image this build replaced is now untagged: remove it (kept if a container still uses it).

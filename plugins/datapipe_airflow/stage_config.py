@@ -1,26 +1,35 @@
 """The execution backend setting and the per-kind stage resources (``include/airflow/stages.yaml``).
 
-The backend is read once per DAG parse, in this order: the environment variable
-``DATAPIPE_EXECUTION_BACKEND``; the Airflow Variable ``datapipe_execution_backend`` (which Airflow
-itself also reads from ``AIRFLOW_VAR_DATAPIPE_EXECUTION_BACKEND``); ``local``.
+The backend is deployment configuration, read at every DAG parse without touching Airflow's
+metadata database: the environment variable ``DATAPIPE_EXECUTION_BACKEND`` or the Airflow
+configuration option ``[datapipe] execution_backend`` (``airflow.cfg``, or
+``AIRFLOW__DATAPIPE__EXECUTION_BACKEND``, which the Helm chart's Airflow values set). The choice
+is loud: the two disagreeing, an unknown value, an unreadable Airflow configuration, or no
+setting at all on an Airflow running inside a Kubernetes cluster (``KUBERNETES_SERVICE_HOST``)
+stop the DAG parse with one line; only a machine that declares nothing runs stages ``local``.
 
 The stage configuration is YAML validated by pydantic: an unknown key, a kind without resources or
-a wrong type stops the DAG parse with one line naming the file and the key.
+a wrong type stops the DAG parse with one line naming the file and the key; a missing or
+unreadable file (``DATAPIPE_STAGE_CONFIG``, mounted from the chart's ConfigMap) too.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 Backend = Literal["local", "container", "kubernetes"]
 BACKENDS: tuple[str, ...] = ("local", "container", "kubernetes")
 BACKEND_ENV = "DATAPIPE_EXECUTION_BACKEND"
-BACKEND_VARIABLE = "datapipe_execution_backend"
+#: The Airflow configuration option (section, key): ``AIRFLOW__DATAPIPE__EXECUTION_BACKEND``.
+BACKEND_OPTION = ("datapipe", "execution_backend")
+#: Set by Kubernetes in every container of a cluster.
+IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
 CONFIG_ENV = "DATAPIPE_STAGE_CONFIG"
 
 
@@ -57,8 +66,22 @@ class Toleration(_Strict):
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
 
 
+class SecretKey(_Strict):
+    """One key of a Kubernetes Secret."""
+
+    name: str = Field(min_length=1)
+    key: str = Field(min_length=1)
+
+
+class ConfigMount(_Strict):
+    """A ConfigMap mounted read-only into the stage pods (and, at the same path, on the workers)."""
+
+    name: str = Field(min_length=1)
+    mount_path: str = Field(pattern=r"^/")
+
+
 class KubernetesSettings(_Strict):
-    """Pod settings of the ``kubernetes`` backend."""
+    """Pod settings of the ``kubernetes`` backend (the Helm chart renders them as stages.yaml)."""
 
     namespace: str = "datapipe"
     connection_id: str = "kubernetes_default"
@@ -72,8 +95,21 @@ class KubernetesSettings(_Strict):
     node_selector: dict[str, str] = Field(default_factory=dict)
     tolerations: list[Toleration] = Field(default_factory=list)
     catalog_secret: str | None = None
+    catalog_url: str | None = None
+    catalog_password_secret: SecretKey | None = None
+    config_maps: list[ConfigMount] = Field(default_factory=list)
+    image_pull_secrets: list[str] = Field(default_factory=list)
     deferrable: bool = True
     startup_timeout_seconds: int = Field(default=600, gt=0)
+
+    @field_validator("catalog_url")
+    @classmethod
+    def _no_password_in_the_url(cls, url: str | None) -> str | None:
+        """The catalog URL is configuration, not a secret: its password comes from a Secret
+        (``catalog_password_secret``, given to the stage as ``PGPASSWORD``)."""
+        if url and re.match(r"^[^:/]+(\+[^:/]+)?://[^/@]*:[^/@]*@", url):
+            raise ValueError("must not hold a password (use catalog_password_secret)")
+        return url
 
 
 class ContainerSettings(_Strict):
@@ -125,6 +161,9 @@ def _load(path: Path) -> StageSettings:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise StageConfigError(f"{path}: stage configuration file does not exist") from None
+    except OSError as exc:
+        problem = f"cannot read the stage configuration ({exc.strerror})"
+        raise StageConfigError(f"{path}: {problem}") from None
     except yaml.YAMLError as exc:
         raise StageConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
     try:
@@ -140,23 +179,47 @@ def load_stage_settings(path: str | Path | None = None) -> StageSettings:
     return _load(Path(path) if path is not None else config_path())
 
 
-def _airflow_variable(key: str) -> str | None:
-    try:
-        from airflow.sdk import Variable
+def _airflow_option() -> str | None:
+    """``[datapipe] execution_backend`` of the Airflow configuration (no database access).
 
-        value = Variable.get(key, default=None)
-    except Exception:  # no metadata DB / API reachable at parse time: fall back to the default
+    Without Airflow installed there is none; an Airflow configuration that cannot be read is an
+    error, not an absent setting.
+    """
+    try:
+        from airflow.configuration import conf
+    except ImportError:
         return None
+    section, key = BACKEND_OPTION
+    try:
+        value = conf.get(section, key, fallback=None)
+    except Exception as exc:
+        raise StageConfigError(
+            f"[{section}] {key}: the Airflow configuration cannot be read ({exc})"
+        ) from None
     return None if value is None else str(value)
 
 
 def execution_backend() -> str:
-    """The configured execution backend: env, then Airflow Variable, then ``local``."""
-    value = os.environ.get(BACKEND_ENV) or _airflow_variable(BACKEND_VARIABLE) or "local"
-    value = value.strip().lower()
+    """The configured execution backend (see the module docstring for where it comes from)."""
+    section, key = BACKEND_OPTION
+    option = f"[{section}] {key}"
+    from_env = (os.environ.get(BACKEND_ENV) or "").strip().lower()
+    from_config = (_airflow_option() or "").strip().lower()
+    if from_env and from_config and from_env != from_config:
+        raise StageConfigError(
+            f"{BACKEND_ENV}={from_env} disagrees with the Airflow option {option} = {from_config}"
+        )
+    value = from_env or from_config
+    if not value:
+        if os.environ.get(IN_CLUSTER_ENV):
+            raise StageConfigError(
+                f"no execution backend configured on an Airflow running in a Kubernetes cluster: "
+                f"set {BACKEND_ENV} or {option} (the chart's airflow-values.yaml sets kubernetes)"
+            )
+        return "local"
     if value not in BACKENDS:
         raise StageConfigError(
-            f"{BACKEND_ENV}/{BACKEND_VARIABLE}: unknown execution backend '{value}' "
+            f"{BACKEND_ENV}/{option}: unknown execution backend '{value}' "
             f"(choose one of: {', '.join(BACKENDS)})"
         )
     return value

@@ -80,8 +80,14 @@ def test_pod_runs_the_stage_command_on_the_data_volume(pods):
     data = volumes[mounts[SETTINGS.data_mount_path]]
     assert data["persistentVolumeClaim"]["claimName"] == SETTINGS.kubernetes.data_volume_claim
     assert "emptyDir" in volumes[mounts["/tmp"]]
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
     assert env["DATAPIPE_DATA_ROOT"] == SETTINGS.data_mount_path
+    assert env["DATAPIPE_CATALOG_URL"] == SETTINGS.kubernetes.catalog_url
+    assert env["PGPASSWORD"] == {"secretKeyRef": {"name": "datapipe-catalog", "key": "password"}}
+    for config in SETTINGS.kubernetes.config_maps:
+        (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == config.mount_path]
+        assert mount["readOnly"] is True
+        assert volumes[mount["name"]]["configMap"]["name"] == config.name
     assert env["AIRFLOW_CTX_DAG_RUN_ID"] == RUN_ID
     assert env["AIRFLOW_CTX_TASK_ID"] == "stage_dl0_to_dl1"
     assert env["DATAPIPE_CAMPAIGN"] == "nightly-2026"

@@ -25,18 +25,54 @@ def data_root(tmp_path, monkeypatch):
 # --- the backend setting -------------------------------------------------------------------
 
 
-def test_backend_defaults_to_local(monkeypatch):
-    monkeypatch.delenv("DATAPIPE_EXECUTION_BACKEND", raising=False)
-    monkeypatch.delenv("AIRFLOW_VAR_DATAPIPE_EXECUTION_BACKEND", raising=False)
+@pytest.fixture
+def no_backend_setting(monkeypatch):
+    for name in (
+        "DATAPIPE_EXECUTION_BACKEND",
+        "AIRFLOW__DATAPIPE__EXECUTION_BACKEND",
+        "KUBERNETES_SERVICE_HOST",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_backend_defaults_to_local_where_nothing_is_declared(no_backend_setting):
     assert execution_backend() == "local"
 
 
-def test_backend_from_environment_and_airflow_variable(monkeypatch):
-    monkeypatch.delenv("DATAPIPE_EXECUTION_BACKEND", raising=False)
-    monkeypatch.setenv("AIRFLOW_VAR_DATAPIPE_EXECUTION_BACKEND", "container")
+def test_backend_from_environment_or_airflow_configuration(no_backend_setting):
+    no_backend_setting.setenv("AIRFLOW__DATAPIPE__EXECUTION_BACKEND", "container")
     assert execution_backend() == "container"
-    monkeypatch.setenv("DATAPIPE_EXECUTION_BACKEND", "Kubernetes")
+    no_backend_setting.setenv("DATAPIPE_EXECUTION_BACKEND", "Container")
+    assert execution_backend() == "container"
+    no_backend_setting.delenv("AIRFLOW__DATAPIPE__EXECUTION_BACKEND")
+    no_backend_setting.setenv("DATAPIPE_EXECUTION_BACKEND", "Kubernetes")
     assert execution_backend() == "kubernetes"
+
+
+def test_backend_settings_that_disagree_are_refused(no_backend_setting):
+    no_backend_setting.setenv("AIRFLOW__DATAPIPE__EXECUTION_BACKEND", "kubernetes")
+    no_backend_setting.setenv("DATAPIPE_EXECUTION_BACKEND", "local")
+    with pytest.raises(StageConfigError, match=r"local disagrees .*\[datapipe\] execution_backend"):
+        execution_backend()
+
+
+def test_no_backend_setting_inside_a_cluster_is_an_error_not_local(no_backend_setting):
+    no_backend_setting.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    with pytest.raises(StageConfigError, match="no execution backend configured"):
+        stage_task("calibrate", ["dl0-to-dl1", "in.h5"], kind="dl0_to_dl1")
+    no_backend_setting.setenv("AIRFLOW__DATAPIPE__EXECUTION_BACKEND", "local")  # said out loud
+    assert execution_backend() == "local"
+
+
+def test_unreadable_stage_configuration_is_an_error(no_backend_setting, tmp_path):
+    no_backend_setting.setenv("DATAPIPE_EXECUTION_BACKEND", "kubernetes")
+    no_backend_setting.setenv(stage_config.CONFIG_ENV, str(tmp_path))  # a directory
+    with pytest.raises(StageConfigError, match="cannot read the stage configuration"):
+        stage_task("calibrate", ["dl0-to-dl1", "in.h5"], kind="dl0_to_dl1")
+    no_backend_setting.setenv(stage_config.CONFIG_ENV, str(tmp_path / "stages.yaml"))
+    with pytest.raises(StageConfigError, match=r"stages\.yaml: stage configuration file does not"):
+        stage_task("calibrate", ["dl0-to-dl1", "in.h5"], kind="dl0_to_dl1")
 
 
 def test_unknown_backend_is_refused_naming_the_choices(monkeypatch):
@@ -96,6 +132,24 @@ def test_invalid_configuration_names_file_and_key(tmp_path, monkeypatch):
     )
     monkeypatch.setenv(stage_config.CONFIG_ENV, str(bad))
     with pytest.raises(StageConfigError, match=rf"{bad}: key 'kubernetes.colour'"):
+        load_stage_settings()
+
+
+def test_catalog_url_with_a_password_is_refused(tmp_path, monkeypatch):
+    config = tmp_path / "stages.yaml"
+    config.write_text(
+        textwrap.dedent(
+            """\
+            image: x
+            kubernetes:
+              data_volume_claim: d
+              catalog_url: postgresql://datapipe:hunter2@db:5432/datapipe
+            kinds: {}
+            """
+        )
+    )
+    monkeypatch.setenv(stage_config.CONFIG_ENV, str(config))
+    with pytest.raises(StageConfigError, match=r"catalog_url'.*must not hold a password"):
         load_stage_settings()
 
 
