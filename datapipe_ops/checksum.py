@@ -1,8 +1,9 @@
-"""File checksums used by provenance, the catalog and the BDMS manifest."""
+"""File checksums used by provenance, the catalog, the BDMS manifest and Rucio."""
 
 from __future__ import annotations
 
 import hashlib
+import zlib
 from pathlib import Path
 
 _BLOCK = 1 << 20
@@ -15,3 +16,15 @@ def sha256_file(path: str | Path) -> str:
         while block := stream.read(_BLOCK):
             digest.update(block)
     return digest.hexdigest()
+
+
+def rucio_checksums(path: str | Path) -> dict[str, str]:
+    """``{"adler32": ..., "md5": ...}`` of a file in one pass, formatted as Rucio stores them
+    (adler32 as 8 lower-case hex digits, md5 as 32)."""
+    adler = 1
+    md5 = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as stream:
+        while block := stream.read(_BLOCK):
+            adler = zlib.adler32(block, adler)
+            md5.update(block)
+    return {"adler32": f"{adler & 0xFFFFFFFF:08x}", "md5": md5.hexdigest()}
