@@ -493,11 +493,16 @@ class RucioBDMS(BDMSBackend):
         self.client.attach_dids(scope, dataset_name, [did])
 
     def deliver_manifest_dataset(
-        self, directory: str | Path, dataset: str, rse: str | None = None
+        self,
+        directory: str | Path,
+        dataset: str,
+        rse: str | None = None,
+        container: str | None = None,
     ) -> dict[str, str]:
         """Upload a stand-in dataset (a directory with its ``MANIFEST.json``, as SimPipe's and
-        ACADA's stand-ins write it) into ``dataset`` on ``rse`` (default: the first of the
-        input RSE expression), closed when the manifest is complete."""
+        ACADA's stand-ins write it) into ``dataset`` on ``rse`` (default: the input RSE
+        expression, which must then name one RSE), closed when the manifest is complete;
+        ``container`` (a night): attach the dataset to it, created if needed."""
         from datapipe_ops.bdms.manifest import read_manifest
 
         directory = Path(directory)
@@ -512,9 +517,25 @@ class RucioBDMS(BDMSBackend):
             )
             for e in manifest.files
         ]
-        return self.deliver(
+        dids = self.deliver(
             dataset, files, close=manifest.complete, kind=manifest.kind, rse=rse or self.rses
         )
+        if container:
+            self.attach(container, dataset)
+        return dids
+
+    def attach(self, container: str, dataset: str) -> None:
+        """Attach ``dataset`` to ``container`` (created if needed), once."""
+        from rucio.common.exception import DataIdentifierAlreadyExists
+
+        c_scope, c_name = self.split(container)
+        d_scope, d_name = self.split(dataset)
+        with self.calls(f"{c_scope}:{c_name}"):
+            with suppress(DataIdentifierAlreadyExists):
+                self.client.add_container(c_scope, c_name)
+            members = {(m["scope"], m["name"]) for m in self.client.list_content(c_scope, c_name)}
+            if (d_scope, d_name) not in members:
+                self.client.attach_dids(c_scope, c_name, [{"scope": d_scope, "name": d_name}])
 
 
 def default_token_dir(auth_host: str) -> str:

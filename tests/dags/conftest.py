@@ -5,7 +5,4 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rucio"))
-
 from airflow_env import _no_leaked_task_context, airflow_db  # noqa: F401  (fixtures)
-from rucio_service import rucio_server  # noqa: F401  (fixture)

@@ -6,7 +6,4 @@ from pathlib import Path
 # Importable whatever pytest's import mode (importlib mode puts no test directory on sys.path).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rucio"))
-
 from airflow_env import _no_leaked_task_context, airflow_db  # noqa: F401  (fixtures)
-from rucio_service import rucio_server  # noqa: F401  (fixture)

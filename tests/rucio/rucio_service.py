@@ -258,7 +258,7 @@ class RucioService:
     def stop(self) -> None:
         """Stop gunicorn by its pid (the whole process group) and drop the database."""
         if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            os.killpg(self.process.pid, signal.SIGINT)  # gunicorn's quick shutdown
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
