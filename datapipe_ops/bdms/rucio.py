@@ -300,8 +300,7 @@ class RucioBDMS(BDMSBackend):
                 else []
             )
         }
-        metadata = _metadata(client, dids)
-        kind = _metadata(client, [{"scope": scope, "name": name}]).get((scope, name), {})
+        metadata = _metadata(client, [*dids, {"scope": scope, "name": name}])
         files, problems = [], []
         broken = False
         for entry in sorted(listed, key=lambda f: f["name"]):
@@ -320,7 +319,7 @@ class RucioBDMS(BDMSBackend):
             complete=closed,
             files=tuple(files),
             problems=tuple(problems),
-            kind=kind.get(META_KIND),
+            kind=metadata.get((scope, name), {}).get(META_KIND),
             state="dataset closed" if closed else "dataset open",
             broken=broken,
         )

@@ -189,6 +189,18 @@ def test_trigger_refuses_a_corrupted_file_naming_it(feed):
         assert f"simpipe:{dataset}/a.h5: adler32 mismatch on DATAPIPE_DISK" in event["message"]
 
 
+def test_trigger_of_a_dataset_that_never_completes_times_out_naming_it(feed):
+    dataset = feed.name("stalled")
+    feed.deliver(dataset, ["a.h5"], expected=2)
+    event = run_trigger(feed.trigger(dataset, seconds=0.5, poll=0.1))
+    assert event["status"] == "timeout"
+    if feed.kind == "filesystem":
+        assert event["message"].endswith(": 1 of 2 file(s), manifest not complete")
+    else:
+        assert f"simpipe:{dataset} on rucio" in event["message"]
+        assert event["message"].endswith(": 1 file(s), dataset open")
+
+
 def test_trigger_of_an_unknown_dataset_times_out_saying_so(feed):
     event = run_trigger(feed.trigger(feed.name("never"), seconds=0.3, poll=0.1))
     assert event["status"] == "timeout"
