@@ -11,7 +11,6 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from datapipe_ops.bdms.backend import (
     BDMSAccessError,
@@ -172,8 +171,9 @@ class FilesystemBDMS(BDMSBackend):
                     )
             else:
                 _place(Path(item.path), target)
-            meta: dict[str, Any] = dict(item.meta)
-            add_to_manifest(directory, target, item.level, item.n_events, meta, complete=False)
+            add_to_manifest(
+                directory, target, item.level, item.n_events, dict(item.meta), complete=False
+            )
             dids[item.path] = self.did_of(dataset, item.name)
         if close:
             manifest = read_manifest(directory)
