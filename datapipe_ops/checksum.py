@@ -1,9 +1,10 @@
-"""File checksums used by provenance, the catalog and the BDMS manifest."""
+"""File checksums used by provenance, the catalog, the BDMS manifest and Rucio."""
 
 from __future__ import annotations
 
 import hashlib
 import threading
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -47,3 +48,15 @@ def sha256_files_in_background(paths: Sequence[Path]) -> Callable[[], dict[Path,
         return results
 
     return wait
+
+
+def rucio_checksums(path: str | Path) -> dict[str, str]:
+    """``{"adler32": ..., "md5": ...}`` of a file in one pass, formatted as Rucio stores them
+    (adler32 as 8 lower-case hex digits, md5 as 32)."""
+    adler = 1
+    md5 = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as stream:
+        while block := stream.read(_BLOCK):
+            adler = zlib.adler32(block, adler)
+            md5.update(block)
+    return {"adler32": f"{adler & 0xFFFFFFFF:08x}", "md5": md5.hexdigest()}

@@ -1,4 +1,5 @@
-"""Settings for the whole test session (every test directory, and the processes tests start).
+"""Settings for the whole test session (every test directory, and the processes tests start),
+and the session's Rucio server fixture.
 
 numba keys its on-disk cache on the source file of the cached function only. A kernel that
 calls a function from another module (the vector operations of ``datapipe_ops.calib.intrinsics``,
@@ -13,9 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[1]
+
+# The real Rucio server of the BDMS tests (tests/rucio/rucio_service.py): one per session,
+# whichever test directories use it.
+sys.path.insert(0, str(REPOSITORY / "tests" / "rucio"))
+from rucio_service import rucio_server  # noqa: E402, F401  (fixture)
 
 
 def sources_digest(package: Path = REPOSITORY / "datapipe_ops") -> str:

@@ -140,27 +140,52 @@ def add_to_manifest(
     return manifest
 
 
-def verify_dataset(directory: str | Path, checksums: bool = True) -> list[str]:
-    """Problems that make the dataset unusable (an empty list: complete and intact)."""
-    directory = Path(directory)
+def check_file(
+    directory: str | Path,
+    entry: ManifestFile,
+    checksums: bool = True,
+    verified: dict[tuple[str, int, int], str] | None = None,
+) -> str | None:
+    """The problem of one listed file (missing, wrong size, sha256 mismatch), or None.
+
+    ``verified`` caches sha256 digests by (path, size, mtime) across calls, so that a reader
+    polling a large dataset hashes each file once.
+    """
+    path = Path(directory) / entry.name
     try:
-        manifest = read_manifest(directory)
-    except InputFileError as exc:
-        return [str(exc)]
+        stat = path.stat()
+    except FileNotFoundError:
+        return f"{entry.name}: listed in the manifest but missing"
+    if stat.st_size != entry.size:
+        return f"{entry.name}: size {stat.st_size} B, the manifest says {entry.size} B"
+    if not checksums:
+        return None
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    cache = {} if verified is None else verified
+    digest = cache.get(key) or sha256_file(path)
+    if digest != entry.sha256:
+        return f"{entry.name}: sha256 mismatch (manifest {entry.sha256[:12]}…, file {digest[:12]}…)"
+    cache[key] = digest
+    return None
+
+
+def manifest_problems(manifest: Manifest) -> list[str]:
+    """What makes a manifest incomplete (not its files' state)."""
     problems: list[str] = []
     if not manifest.complete:
         problems.append(f"dataset '{manifest.dataset}' is not complete")
     expected = manifest.n_files_expected
     if expected is not None and len(manifest.files) != expected:
         problems.append(f"manifest lists {len(manifest.files)} file(s), expects {expected}")
-    for entry in manifest.files:
-        path = directory / entry.name
-        if not path.is_file():
-            problems.append(f"{entry.name}: listed in the manifest but missing")
-        elif path.stat().st_size != entry.size:
-            problems.append(
-                f"{entry.name}: size {path.stat().st_size} B, the manifest says {entry.size} B"
-            )
-        elif checksums and sha256_file(path) != entry.sha256:
-            problems.append(f"{entry.name}: sha256 does not match the manifest")
+    return problems
+
+
+def verify_dataset(directory: str | Path, checksums: bool = True) -> list[str]:
+    """Problems that make the dataset unusable (an empty list: complete and intact)."""
+    try:
+        manifest = read_manifest(directory)
+    except InputFileError as exc:
+        return [str(exc)]
+    problems = manifest_problems(manifest)
+    problems += [p for e in manifest.files if (p := check_file(directory, e, checksums))]
     return problems

@@ -309,6 +309,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             CreateTable("quality_metrics", _quality_metrics),
         ),
     ),
+    Migration(
+        2,
+        "products: the identifier of the product in the BDMS (a Rucio DID scope:name)",
+        (AddColumn("products", lambda: sa.Column("bdms_did", sa.String(512))),),
+    ),
 )
 
 # --------------------------------------------------------------------------------------------

@@ -207,6 +207,8 @@ class ProductRecord(BaseModel):
     run_id: Text = None
     task_id: Text = None
     quality_flag: Flag = None
+    #: where the product was delivered in the BDMS (a Rucio DID ``scope:name``)
+    bdms_did: Text = None
 
     @model_validator(mode="after")
     def _times_in_order(self) -> Self:

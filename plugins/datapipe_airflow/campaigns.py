@@ -24,7 +24,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 STAMP_NAME = "VERSION.json"
@@ -132,10 +132,19 @@ def dl0_files(files: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [dict(f) for f in files if str(f.get("level", "")).upper() == "DL0"]
 
 
-def coefficients_beside(entry: Mapping[str, Any]) -> str | None:
-    """The coefficients file the manifest names for a DL0 file (``meta.coefficients``)."""
+def coefficients_beside(
+    entry: Mapping[str, Any], files: Iterable[Mapping[str, Any]] = ()
+) -> str | None:
+    """The coefficients file the BDMS lists for a DL0 file (``meta.coefficients``, a file of
+    the same dataset): its path among ``files``, else beside the DL0 file."""
     name = (entry.get("meta") or {}).get("coefficients")
-    return str(Path(entry["path"]).with_name(name)) if name else None
+    if not name:
+        return None
+    sibling = str(PurePosixPath(entry["name"]).with_name(name))
+    for other in files:
+        if other["name"] == sibling:
+            return str(other["path"])
+    return str(Path(entry["path"]).with_name(name))
 
 
 def dl1_commands(
@@ -252,7 +261,7 @@ def plan_production(
             entry,
             str(out_dir / "dl1" / dl1_name(entry["name"])),
             params["campaign"],
-            coefficients_beside(entry),
+            coefficients_beside(entry, summary["files"]),
             config,
         )
         for entry in dl0_files(summary["files"])

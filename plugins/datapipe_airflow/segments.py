@@ -16,12 +16,13 @@ from datapipe_airflow.stage import stage_task
 
 
 def dl0_to_dl1_segment(plans: Any, campaign_kind: str) -> Any:
-    """register_campaign → register_dl0 → dl0_to_dl1 → register_dl1 → report.
+    """register_campaign → register_dl0 → dl0_to_dl1 → register_dl1 → deliver_products, report.
 
     ``plans`` is the task output listing one plan per DL0 file (from
     :mod:`datapipe_airflow.campaigns`); the stage tasks are mapped over it, DL0→DL1 in the
     ``dl0_to_dl1`` resources and pool. ``campaign_kind``: ``simulation`` or ``observation``
-    (the catalog campaign's kind). Returns ``register_dl1``.
+    (the catalog campaign's kind). ``deliver_products`` puts the DL1 files into the campaign's
+    BDMS dataset and records their identifiers in the catalog. Returns ``register_dl1``.
     """
     campaign = stage_task(
         "register_campaign",
@@ -40,6 +41,18 @@ def dl0_to_dl1_segment(plans: Any, campaign_kind: str) -> Any:
         print(f"{len(files)} DL1 file(s) in {', '.join(directories)}")
         return files
 
+    @task(retries=3)
+    def deliver_products(outputs: list, params: dict | None = None) -> dict:
+        """The DL1 files into the campaign's BDMS dataset; their identifiers into the catalog."""
+        from datapipe_airflow.hooks.bdms import BDMSHook
+        from datapipe_airflow.stage_failure import fail_without_retry
+        from datapipe_ops.bdms.backend import BDMSAccessError
+        from datapipe_ops.errors import CatalogError
+
+        files = [path for i in range(len(outputs)) for path in outputs[i]]
+        with fail_without_retry(BDMSAccessError, CatalogError):  # unreachable: retried
+            return BDMSHook().deliver_products(params["campaign"], files)
+
     plans >> campaign >> register_dl0 >> dl1 >> register_dl1
-    register_dl1 >> report(dl1.output)
+    register_dl1 >> [deliver_products(dl1.output), report(dl1.output)]
     return register_dl1

@@ -77,9 +77,9 @@ def files(tmp_path, url, capsys):
 
 def test_init_creates_then_finds_the_schema_up_to_date(url, capsys):
     code, out, _ = run(capsys, "catalog", "init", "--catalog", url)
-    assert code == 0 and "schema version 1 (applied migration(s) 1)" in out
+    assert code == 0 and "schema version 2 (applied migration(s) 1, 2)" in out
     code, out, _ = run(capsys, "catalog", "init", "--catalog", url)
-    assert code == 0 and "schema version 1 (up to date)" in out
+    assert code == 0 and "schema version 2 (up to date)" in out
 
 
 def test_register_computes_the_checksum(files, url):

@@ -1,6 +1,7 @@
 """The outside world of the campaign tests and the Airflow demo, made small: a SimPipe production
-and observation nights delivered into the BDMS stand-in, coefficients registered as CalibPipe
-would. Everything goes through the real ``datapipe simulate`` command and the catalog API."""
+and observation nights delivered into the BDMS stand-in (or uploaded from there into Rucio),
+coefficients registered as CalibPipe would. Everything goes through the real ``datapipe
+simulate`` command and the catalog API."""
 
 from __future__ import annotations
 
@@ -87,3 +88,11 @@ def register_coefficients(catalog_url: str, coefficients: list[Path]) -> None:
                 table, valid_until = read_coefficients(h5, tel_ids[0])
             start, stop = table["time"][0].utc.isot, valid_until.utc.isot
             catalog.register_calibration_set(path, start, stop, tel_ids=tel_ids)
+
+
+def into_rucio(backend, directory: Path, dataset: str, container: str | None = None) -> str:
+    """SimPipe's or ACADA's delivery into Rucio: the stand-in dataset written in ``directory``
+    uploaded into the Rucio dataset ``dataset`` (``scope:name``), attached to ``container`` (a
+    night) when given; returns the dataset."""
+    backend.deliver_manifest_dataset(directory, dataset, container=container)
+    return dataset

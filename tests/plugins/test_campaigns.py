@@ -57,6 +57,9 @@ def test_dl1_commands_register_with_lineage_and_calibrate():
     }
     assert campaigns.dl1_name(entry["name"]) == "gamma_run000101.dl1.h5"
     assert campaigns.coefficients_beside(entry) == "/d/bdms/p/c.h5"
+    # a Rucio RSE keeps a dataset's files in different directories: the listed path wins
+    listed = [entry, {"name": "c.h5", "path": "/rse/ab/cd/c.h5"}]
+    assert campaigns.coefficients_beside(entry, listed) == "/rse/ab/cd/c.h5"
     plan = campaigns.dl1_commands(entry, "/d/out/x.dl1.h5", "camp", "/d/bdms/p/c.h5", "/cfg.yaml")
     dl0 = plan["register_dl0"]["command"]
     assert dl0[:5] == ["catalog", "register", entry["path"], "--level", "DL0"]

@@ -14,10 +14,13 @@ from datapipe_airflow.triggers.bdms import BDMSDataArrivalTrigger
 class BDMSDataArrivalSensor(DeferrableWaitSensor):
     """Wait for ``dataset`` (templated) to be complete and intact in the BDMS.
 
-    Returns (XCom) the dataset summary: ``{"dataset", "location", "kind", "n_files", "files":
-    [{"name", "path", "sha256", "size", "n_events", "level", "meta"}, ...]}``. On timeout the task
-    fails with the dataset's state (how many files, manifest complete or not, the first checksum
-    or size problem).
+    The same for every BDMS backend (the connection chooses it: the filesystem stand-in or
+    Rucio). Returns (XCom) the dataset summary: ``{"dataset", "location", "kind", "n_files",
+    "files": [{"name", "path", "size", "checksums", "n_events", "level", "meta", "did"}, ...]}``.
+    On timeout the task fails with the dataset's state (how many files, complete or not, the
+    first checksum or size problem); a dataset that can never become ready (refused
+    credentials, a closed Rucio dataset with a corrupted or lost replica) fails at once,
+    without retries, naming the DID and the problem.
 
     Parameters
     ----------
@@ -26,7 +29,7 @@ class BDMSDataArrivalSensor(DeferrableWaitSensor):
     bdms_conn_id, bdms_root
         See :class:`~datapipe_airflow.hooks.bdms.BDMSHook`.
     verify_checksums
-        Compare every file's sha256 with the manifest (default; only ever off for tests of the
+        Compare every file's checksums with the BDMS's (default; only ever off for tests of the
         mechanism itself).
     """
 
@@ -52,10 +55,10 @@ class BDMSDataArrivalSensor(DeferrableWaitSensor):
         return f"dataset '{self.dataset}' in the BDMS"
 
     def make_trigger(self, context: Any, deadline: str) -> BDMSDataArrivalTrigger:
-        hook = BDMSHook(bdms_conn_id=self.bdms_conn_id, root=self.bdms_root or None)
         return BDMSDataArrivalTrigger(
             dataset=self.dataset,
-            backend_spec=hook.backend_spec(),
+            bdms_conn_id=self.bdms_conn_id,
+            bdms_root=self.bdms_root or None,
             deadline=deadline,
             poll_interval=self.poke_interval,
             verify_checksums=self.verify_checksums,

@@ -8,7 +8,7 @@ from typing import Any
 
 from airflow.sdk import BaseSensorOperator
 
-from datapipe_airflow.triggers.polling import PollingTrigger, deadline_after
+from datapipe_airflow.triggers.polling import PollingTrigger, WaitFailedError, deadline_after
 
 #: The triggerer's own deferral timeout is a backstop this long after the trigger's deadline:
 #: the trigger fires first, with a message naming what was missing.
@@ -52,7 +52,7 @@ class DeferrableWaitSensor(BaseSensorOperator):
         """One check (the non-deferrable mode polls this; the checker is kept between pokes)."""
         if getattr(self, "_checker", None) is None:
             self._checker = self.make_trigger(context, deadline_after(self.timeout))
-        satisfied, description, payload = self._checker.check()
+        satisfied, description, payload = self._first_check(self._checker)
         self.log.info("%s", description)
         if satisfied:
             self._result = payload
@@ -65,7 +65,7 @@ class DeferrableWaitSensor(BaseSensorOperator):
             super().execute(context)
             return self.result(getattr(self, "_result", {}))
         trigger = self.make_trigger(context, deadline_after(self.timeout))
-        satisfied, description, payload = trigger.check()
+        satisfied, description, payload = self._first_check(trigger)
         if satisfied:
             self.log.info("already there: %s", description)
             return self.result(payload)
@@ -76,9 +76,24 @@ class DeferrableWaitSensor(BaseSensorOperator):
             timeout=timedelta(seconds=self.timeout) + DEFERRAL_GRACE,
         )
 
+    def _first_check(self, trigger: PollingTrigger) -> tuple[bool, str, dict[str, Any]]:
+        """``trigger.check()`` on the worker; what can never come fails without retries."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        try:
+            return trigger.check()
+        except WaitFailedError as exc:
+            raise AirflowFailException(
+                f"{self.task_id}: waiting for {self.what()} failed: {exc}"
+            ) from None
+
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger fired: success, or fail naming what was missing."""
-        from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
+        from airflow.sdk.exceptions import (
+            AirflowException,
+            AirflowFailException,
+            AirflowSensorTimeout,
+        )
 
         event = event or {"status": "error", "message": "the trigger fired no event"}
         status, message = event.get("status"), event.get("message", "")
@@ -90,7 +105,10 @@ class DeferrableWaitSensor(BaseSensorOperator):
                 f"{self.task_id}: timed out after {self.timeout:.0f} s waiting for "
                 f"{self.what()}: {message}"
             )
-        raise AirflowException(f"{self.task_id}: waiting for {self.what()} failed: {message}")
+        failure = f"{self.task_id}: waiting for {self.what()} failed: {message}"
+        if status == "failed":  # can never come: no retries
+            raise AirflowFailException(failure)
+        raise AirflowException(failure)
 
     def result(self, payload: dict[str, Any]) -> Any:
         """The XCom value of a satisfied sensor (subclasses pick from the payload)."""

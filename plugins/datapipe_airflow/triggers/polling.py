@@ -3,8 +3,10 @@ satisfied or an absolute deadline passes, then fire one event.
 
 The deadline is absolute (set by the sensor when it first defers) so that a trigger moved to
 another triggerer, or restarted, keeps the sensor's timeout. The event is always a dict with a
-``status`` (``success``, ``timeout`` or ``error``) and a ``message`` naming what was found or
-what was still missing; the sensor turns it into success or a clear failure.
+``status`` (``success``, ``timeout``, ``error`` — the check could not run, a retry may help —
+or ``failed`` — the check raised :class:`WaitFailedError`: what is awaited can never come, retrying
+does not help) and a ``message`` naming what was found or what was still missing; the sensor
+turns it into success or a clear failure.
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+
+class WaitFailedError(Exception):
+    """What a trigger waits for can never come (refused credentials, a corrupted replica in a
+    closed dataset): the sensor fails at once and is not retried."""
 
 
 def deadline_after(seconds: float) -> str:
@@ -39,6 +46,9 @@ class PollingTrigger(BaseTrigger, abc.ABC):
     def check(self) -> tuple[bool, str, dict[str, Any]]:
         """``(satisfied, one-line description, payload for the success event)``."""
 
+    async def prepare(self) -> None:
+        """Asynchronous set-up in the triggerer before the first check (e.g. a connection)."""
+
     def _kwargs(self) -> dict[str, Any]:
         return {"deadline": self.deadline, "poll_interval": self.poll_interval}
 
@@ -46,9 +56,16 @@ class PollingTrigger(BaseTrigger, abc.ABC):
         """Poll until satisfied (``success``) or past the deadline (``timeout``)."""
         deadline = datetime.fromisoformat(self.deadline)
         last = None
+        prepared = False
         while True:
             try:
+                if not prepared:
+                    await self.prepare()
+                    prepared = True
                 satisfied, description, payload = await asyncio.to_thread(self.check)
+            except WaitFailedError as exc:
+                yield TriggerEvent({"status": "failed", "message": str(exc)})
+                return
             except Exception as exc:  # a broken backend: fail the sensor with the reason
                 self.log.exception("check failed")
                 yield TriggerEvent({"status": "error", "message": f"{type(exc).__name__}: {exc}"})
