@@ -224,9 +224,8 @@ def compute_irf(
     inputs = [*_inputs(files), cuts_path]
     output = check_output(output, inputs, overwrite)
     check_simulations(files, config, ["gamma", "proton"])
-    _load_cuts(cuts_path, _dl2_model_set(files))
+    cuts = _load_cuts(cuts_path, _dl2_model_set(files))
     sims = load_simulations(files, config)
-    cuts = read_cuts(cuts_path)
     header = product_header(
         "IRF",
         sims.model_set_id,
@@ -324,7 +323,7 @@ def plot_sensitivity(table: QTable, path: Path, title: str) -> None:
         xscale="log",
         yscale="log",
         xlabel="reconstructed energy [TeV]",
-        ylabel=r"$E^2\,$dN/dE [erg cm$^{-2}$ s$^{-1}$]",
+        ylabel="E² dN/dE [erg cm⁻² s⁻¹]",
         title=title,
     )
     ax.legend()
@@ -355,9 +354,8 @@ def sensitivity(
     output = check_output(output, inputs, overwrite)
     check_output(plot, [*inputs, output], overwrite)
     check_simulations(files, config, ["gamma", "proton"])
-    _load_cuts(cuts_path, _dl2_model_set(files))
+    cuts = _load_cuts(cuts_path, _dl2_model_set(files))
     sims = load_simulations(files, config)
-    cuts = read_cuts(cuts_path)
     table = sensitivity_table(sims, cuts, config)
     hours = config.sensitivity.observation_time_h
     header = product_header(
