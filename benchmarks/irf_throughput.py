@@ -115,9 +115,9 @@ class PyirfClock:
 
 def make_production(directory: Path, n_gamma: int, n_proton: int) -> dict[str, list[Path]]:
     """Toy DL2 runs with about ``n_gamma`` gamma and ``n_proton`` proton events."""
-    # detected fractions of the toy at 20 deg zenith: ~0.52 (gammas), ~0.64 (protons)
+    # detected fractions of the toy at 20 deg zenith: ~0.49 (gammas), ~0.51 (protons)
     gammas = toy_dl2.write_run(
-        directory / "gamma.dl2.h5", toy_dl2.Run("gamma", int(n_gamma / 0.52), obs_id=1)
+        directory / "gamma.dl2.h5", toy_dl2.Run("gamma", int(n_gamma / 0.49), obs_id=1)
     )
     protons = toy_dl2.write_run(
         directory / "proton.dl2.h5",
