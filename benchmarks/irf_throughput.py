@@ -122,7 +122,7 @@ def make_production(directory: Path, n_gamma: int, n_proton: int) -> dict[str, l
     protons = toy_dl2.write_run(
         directory / "proton.dl2.h5",
         toy_dl2.Run(
-            "proton", int(n_proton / 0.80), obs_id=3, energy_min_tev=0.03, viewcone_deg=6.0
+            "proton", int(n_proton / 0.51), obs_id=3, energy_min_tev=0.03, viewcone_deg=6.0
         ),
     )
     electrons = toy_dl2.write_run(
