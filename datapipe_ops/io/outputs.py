@@ -3,7 +3,7 @@
 :func:`check_output` refuses an output that exists (unless overwriting is asked for) or that is
 one of the stage's inputs. :func:`write_fits` writes an HDU list through
 :func:`~datapipe_ops.io.atomic.atomic_output` (hidden temporary name, renamed when complete),
-gzip-compressed when the name ends in ``.gz``.
+gzip-compressed (level 1: fast, most of the gain) when the name ends in ``.gz``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def write_fits(hdus: fits.HDUList | Sequence[fits.hdu.base.ExtensionHDU], path: 
     hdul = hdus if isinstance(hdus, fits.HDUList) else fits.HDUList(list(hdus))
     with atomic_output(path) as tmp:
         if path.name.endswith(".gz"):
-            with gzip.open(tmp, "wb", compresslevel=6) as stream:
+            with gzip.open(tmp, "wb", compresslevel=1) as stream:
                 hdul.writeto(stream)
         else:
             hdul.writeto(tmp)

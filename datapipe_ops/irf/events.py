@@ -22,8 +22,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 from astropy import units as u
-from astropy.coordinates import angular_separation
 from astropy.table import QTable, vstack
+from numba import njit
 
 from datapipe_ops.errors import InputFileError
 from datapipe_ops.io import layout, open_product, read_table, table_length
@@ -224,36 +224,43 @@ def _event_times(h5file: h5py.File, keys: np.ndarray) -> np.ndarray:
     return np.asarray(times, np.float64)[order][where]
 
 
+@njit(cache=True, fastmath=False)
+def angular_separation_deg(
+    lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray
+) -> np.ndarray:
+    """Great-circle distance [deg] between (lon1, lat1) and (lon2, lat2) [deg], element-wise
+    (Vincenty's formula, as astropy's ``angular_separation``; one pass, no temporaries)."""
+    out = np.empty(lon1.size)
+    to_rad = np.pi / 180.0
+    for i in range(lon1.size):
+        dlon = (lon2[i] - lon1[i]) * to_rad
+        sin_lat1, cos_lat1 = np.sin(lat1[i] * to_rad), np.cos(lat1[i] * to_rad)
+        sin_lat2, cos_lat2 = np.sin(lat2[i] * to_rad), np.cos(lat2[i] * to_rad)
+        sin_dlon, cos_dlon = np.sin(dlon), np.cos(dlon)
+        num1 = cos_lat2 * sin_dlon
+        num2 = cos_lat1 * sin_lat2 - sin_lat1 * cos_lat2 * cos_dlon
+        denominator = sin_lat1 * sin_lat2 + cos_lat1 * cos_lat2 * cos_dlon
+        out[i] = np.arctan2(np.sqrt(num1 * num1 + num2 * num2), denominator) / to_rad
+    return out
+
+
 def _add_directions(events: QTable) -> None:
-    """FoV offsets and theta from the alt/az columns (radians inside, degrees out)."""
-    rad = {
-        k: np.deg2rad(events[k].to_value(u.deg))
-        for k in events.colnames
-        if "_alt" in k or "_az" in k
-    }
+    """FoV offsets and theta [deg] from the alt/az columns."""
+
+    def deg(name: str) -> np.ndarray:
+        return np.ascontiguousarray(events[name].to_value(u.deg), dtype=np.float64)
+
+    reco_az, reco_alt = deg("reco_az"), deg("reco_alt")
+    pointing_az, pointing_alt = deg("pointing_az"), deg("pointing_alt")
     events["reco_source_fov_offset"] = (
-        np.rad2deg(
-            angular_separation(
-                rad["reco_az"], rad["reco_alt"], rad["pointing_az"], rad["pointing_alt"]
-            )
-        )
-        * u.deg
+        angular_separation_deg(reco_az, reco_alt, pointing_az, pointing_alt) * u.deg
     )
-    if "true_alt" in rad:
+    if "true_alt" in events.colnames:
+        true_az, true_alt = deg("true_az"), deg("true_alt")
         events["true_source_fov_offset"] = (
-            np.rad2deg(
-                angular_separation(
-                    rad["true_az"], rad["true_alt"], rad["pointing_az"], rad["pointing_alt"]
-                )
-            )
-            * u.deg
+            angular_separation_deg(true_az, true_alt, pointing_az, pointing_alt) * u.deg
         )
-        events["theta"] = (
-            np.rad2deg(
-                angular_separation(rad["reco_az"], rad["reco_alt"], rad["true_az"], rad["true_alt"])
-            )
-            * u.deg
-        )
+        events["theta"] = angular_separation_deg(reco_az, reco_alt, true_az, true_alt) * u.deg
 
 
 def read_events(

@@ -313,3 +313,38 @@ def test_concurrent_tasks_lose_no_index_row(irf_products, tmp_path):
     hdu_index = fits.getdata(out / index.HDU_INDEX, 1)
     assert sorted(set(hdu_index["OBS_ID"])) == list(range(6001, 6007))
     assert not [p for p in out.iterdir() if p.name.endswith(".partial")]
+
+
+def test_irfs_whose_catalog_lineage_has_other_cuts_are_refused(
+    capsys, indexed, irf_products, observations, tmp_path, catalog
+):
+    from datapipe_ops.catalog import Catalog, ProductRecord
+
+    out, _ = indexed
+    other_cuts = tmp_path / "other-cuts.fits"
+    with fits.open(irf_products["cuts"]) as hdul:
+        hdul[0].header["COMMENT"] = "another optimisation"
+        hdul.writeto(other_cuts)
+    irf = tmp_path / "irf-copy.fits.gz"
+    shutil.copy(irf_products["irfs"][20.0], irf)
+    with Catalog(catalog) as cat:
+        cat.register_product(ProductRecord.from_file(other_cuts, level="IRF", kind="cuts"))
+        cat.register_product(
+            ProductRecord.from_file(irf, level="IRF", kind="irf"), inputs=[other_cuts]
+        )
+    _assert_refused(
+        capsys,
+        indexed,
+        [
+            "-i",
+            observations[1],
+            "--cuts",
+            irf_products["cuts"],
+            "--irf",
+            irf,
+            "-o",
+            out / "obs5002.fits.gz",
+        ],
+        "catalog lineage",
+        "other-cuts.fits",
+    )

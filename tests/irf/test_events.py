@@ -101,3 +101,20 @@ def test_particle_mismatch_is_refused(tmp_path):
     path = toy_dl2.write_run(tmp_path / "p.h5", toy_dl2.Run("proton", 500, viewcone_deg=5.0))
     with pytest.raises(InputFileError, match="holds runs of proton, expected gamma"):
         read_particle([path], "gamma")
+
+
+def test_angular_separation_kernel_matches_astropy():
+    from astropy.coordinates import angular_separation
+
+    from datapipe_ops.irf.events import angular_separation_deg
+
+    rng = np.random.default_rng(3)
+    lon1, lon2 = rng.uniform(0, 360, (2, 1000))
+    lat1, lat2 = rng.uniform(-89, 89, (2, 1000))
+    expected = angular_separation(lon1 * u.deg, lat1 * u.deg, lon2 * u.deg, lat2 * u.deg)
+    np.testing.assert_allclose(
+        angular_separation_deg(lon1, lat1, lon2, lat2),
+        expected.to_value(u.deg),
+        rtol=1e-12,
+        atol=1e-12,
+    )
