@@ -135,6 +135,21 @@ def warm_up() -> None:
     ax.loglog([1, 10], [1, 10])
     fig.savefig(io.BytesIO(), format="png")
     plt.close(fig)
+    from datapipe_ops.irf.stage import plot_sensitivity
+
+    energy = np.array([0.1, 1.0, 10.0]) * u.TeV
+    flux = np.array([1e-11, 1e-12, 1e-12]) * u.erg / (u.cm**2 * u.s)
+    table = QTable(
+        {
+            "reco_energy_low": energy * 0.8,
+            "reco_energy_high": energy * 1.2,
+            "reco_energy_center": energy,
+            "e2_flux_sensitivity": flux,
+            "crab_e2_flux": flux * 10,
+        }
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        plot_sensitivity(table, Path(tmp) / "warm.png", "warm-up")
     zeros = np.zeros(3)
     angular_separation_deg(zeros, zeros, zeros, zeros)
     location = EarthLocation(lon=-17.892 * u.deg, lat=28.7615 * u.deg, height=2200 * u.m)
@@ -143,9 +158,9 @@ def warm_up() -> None:
 
 def make_production(directory: Path, n_gamma: int, n_proton: int) -> dict[str, list[Path]]:
     """Toy DL2 runs with about ``n_gamma`` gamma and ``n_proton`` proton events."""
-    # detected fractions of the toy at 20 deg zenith: ~0.49 (gammas), ~0.51 (protons)
+    # detected fractions of the toy at 20 deg zenith: ~0.36 (gammas), ~0.51 (protons)
     gammas = toy_dl2.write_run(
-        directory / "gamma.dl2.h5", toy_dl2.Run("gamma", int(n_gamma / 0.49), obs_id=1)
+        directory / "gamma.dl2.h5", toy_dl2.Run("gamma", int(n_gamma / 0.36), obs_id=1)
     )
     protons = toy_dl2.write_run(
         directory / "proton.dl2.h5",

@@ -74,7 +74,8 @@ def index_lock(directory: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _read(path: Path) -> Table | None:
+def read_index(path: Path) -> Table | None:
+    """An index table, or None if the file does not exist yet."""
     if not path.exists():
         return None
     try:
@@ -142,8 +143,12 @@ def add_observation(
     """Add (or replace) observation ``obs_id`` in the directory's two index files."""
     cards = {k: events_header[k] for k in OBS_INDEX_CARDS if k in events_header}
     with index_lock(directory):
-        hdu_index = _merge(_read(directory / HDU_INDEX), hdu_rows(obs_id, file_name, hdus), obs_id)
-        obs_index = _merge(_read(directory / OBS_INDEX), obs_row(events_header, n_events), obs_id)
+        hdu_index = _merge(
+            read_index(directory / HDU_INDEX), hdu_rows(obs_id, file_name, hdus), obs_id
+        )
+        obs_index = _merge(
+            read_index(directory / OBS_INDEX), obs_row(events_header, n_events), obs_id
+        )
         for table, name, kind, extra in (
             (hdu_index, HDU_INDEX, "HDU", {}),
             (obs_index, OBS_INDEX, "OBS", cards),
@@ -157,5 +162,5 @@ def add_observation(
 
 def indexed_obs_ids(directory: Path) -> list[int]:
     """The observations the directory's obs index lists."""
-    table = _read(directory / OBS_INDEX)
+    table = read_index(directory / OBS_INDEX)
     return [] if table is None else sorted(int(i) for i in table["OBS_ID"])

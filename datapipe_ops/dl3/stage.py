@@ -89,7 +89,7 @@ def check_lineage(irf_path: Path, cuts_sha: str, catalog_url: str) -> None:
 
 def _check_index(directory: Path, obs_id: int, name: str, overwrite: bool) -> None:
     """Refuse to index an observation a second time under another file name."""
-    table = index._read(directory / index.HDU_INDEX)
+    table = index.read_index(directory / index.HDU_INDEX)
     if table is None:
         return
     rows = table[np.asarray(table["OBS_ID"]) == obs_id]

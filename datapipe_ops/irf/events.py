@@ -306,14 +306,14 @@ def read_events(
             runs = read_table(h5file, layout.SIMULATION_RUN)
             if layout.SHOWER_DISTRIBUTION in h5file:
                 shower_distribution = read_table(h5file, layout.SHOWER_DISTRIBUTION)
-            shower_keys, order = _sorted_keys(h5file, layout.SHOWER)
-            where = order[_join(keys, shower_keys, layout.SHOWER, str(path))]
-            shower = h5file[layout.SHOWER]
             truth = read_table(h5file, layout.SHOWER)
+            shower_keys = _keys(np.asarray(truth["obs_id"]), np.asarray(truth["event_id"]))
+            order = np.argsort(shower_keys, kind="stable")
+            where = order[_join(keys, shower_keys[order], layout.SHOWER, str(path))]
             events["true_energy"] = _quantity(truth, "true_energy", "TeV")[where] * u.TeV
             events["true_alt"] = _quantity(truth, "true_alt", "deg")[where] * u.deg
             events["true_az"] = _quantity(truth, "true_az", "deg")[where] * u.deg
-            if "true_shower_primary_id" in shower.dtype.names:
+            if "true_shower_primary_id" in truth.colnames:
                 events["true_shower_primary_id"] = np.asarray(
                     truth["true_shower_primary_id"], np.int16
                 )[where]
