@@ -15,6 +15,7 @@ the physical spectra (Crab for gammas, the IRF-document proton and electron spec
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ from numba import njit
 
 from datapipe_ops.errors import InputFileError
 from datapipe_ops.io import layout, open_product, read_table, table_length
-from datapipe_ops.io.tables import iter_chunks
+from datapipe_ops.io.tables import UNITS_ATTR, iter_chunks
 from datapipe_ops.irf.config import DL2Algorithms, QualityCuts
 
 #: CORSIKA / ctapipe primary ids
@@ -139,6 +140,34 @@ def _quantity(table: QTable, name: str, unit: str) -> np.ndarray:
     return column.to_value(unit) if hasattr(column, "unit") and column.unit else np.asarray(column)
 
 
+def read_fields(
+    h5file: h5py.File,
+    path: str,
+    names: Sequence[str],
+    start: int | None = None,
+    stop: int | None = None,
+) -> dict[str, np.ndarray | u.Quantity]:
+    """Only the columns ``names`` of rows ``start:stop`` of a table (with their units): the
+    reader's fast path, skipping the columns and the table object it does not need."""
+    dset = h5file[path]
+    units = json.loads(dset.attrs.get(UNITS_ATTR, "{}"))
+    try:
+        rows = dset.fields(list(names))[start:stop]
+    except (OSError, RuntimeError) as exc:
+        raise InputFileError(
+            f"cannot read {path} rows {start}:{stop} (truncated or corrupt file?): {exc}",
+            path=h5file.filename,
+        ) from None
+    return {
+        name: (
+            np.asarray(rows[name]) * u.Unit(units[name])
+            if name in units
+            else np.asarray(rows[name])
+        )
+        for name in names
+    }
+
+
 def _read_chunk(
     h5file: h5py.File, kinds: dict[str, str], start: int, stop: int
 ) -> dict[str, np.ndarray]:
@@ -148,7 +177,8 @@ def _read_chunk(
     ids = None
     valid = None
     for kind, algorithm in kinds.items():
-        table = read_table(h5file, layout.dl2_path(kind, algorithm), start, stop)
+        columns = ("obs_id", "event_id", *(f"{algorithm}_{c}" for c in _TABLE_COLUMNS[kind]))
+        table = read_fields(h5file, layout.dl2_path(kind, algorithm), columns, start, stop)
         these = _keys(np.asarray(table["obs_id"]), np.asarray(table["event_id"]))
         if ids is None:
             ids = these
@@ -166,7 +196,8 @@ def _read_chunk(
             out["reco_alt"] = _quantity(table, f"{algorithm}_alt", "deg")
             out["reco_az"] = _quantity(table, f"{algorithm}_az", "deg")
             telescopes = np.asarray(table[f"{algorithm}_telescopes"], bool)
-            out["multiplicity"] = telescopes.reshape(len(table), -1).sum(axis=1).astype(np.int16)
+            n_rows = telescopes.shape[0]
+            out["multiplicity"] = telescopes.reshape(n_rows, -1).sum(axis=1).astype(np.int16)
         elif kind == "energy":
             out["reco_energy"] = _quantity(table, f"{algorithm}_energy", "TeV")
         elif kind == "particle_type":
@@ -306,14 +337,23 @@ def read_events(
             runs = read_table(h5file, layout.SIMULATION_RUN)
             if layout.SHOWER_DISTRIBUTION in h5file:
                 shower_distribution = read_table(h5file, layout.SHOWER_DISTRIBUTION)
-            truth = read_table(h5file, layout.SHOWER)
+            names = h5file[layout.SHOWER].dtype.names
+            wanted = (
+                "obs_id",
+                "event_id",
+                "true_energy",
+                "true_alt",
+                "true_az",
+                "true_shower_primary_id",
+            )
+            truth = read_fields(h5file, layout.SHOWER, [n for n in wanted if n in names])
             shower_keys = _keys(np.asarray(truth["obs_id"]), np.asarray(truth["event_id"]))
             order = np.argsort(shower_keys, kind="stable")
             where = order[_join(keys, shower_keys[order], layout.SHOWER, str(path))]
             events["true_energy"] = _quantity(truth, "true_energy", "TeV")[where] * u.TeV
             events["true_alt"] = _quantity(truth, "true_alt", "deg")[where] * u.deg
             events["true_az"] = _quantity(truth, "true_az", "deg")[where] * u.deg
-            if "true_shower_primary_id" in truth.colnames:
+            if "true_shower_primary_id" in truth:
                 events["true_shower_primary_id"] = np.asarray(
                     truth["true_shower_primary_id"], np.int16
                 )[where]
