@@ -39,3 +39,7 @@ class CalibrationError(DataPipeError):
 
 class CatalogError(DataPipeError):
     """The product catalog refused an operation (e.g. an immutable dataset already exists)."""
+
+
+class OutputError(DataPipeError):
+    """An output cannot be written: it exists (without overwrite) or is one of the inputs."""

@@ -34,6 +34,11 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("dataset", "datapipe_ops.cli.dataset", "app"),
     ("simulate", "datapipe_ops.cli.simulate", "app"),
     ("dl0-to-dl1", "datapipe_ops.cli.dl0_to_dl1", "dl0_to_dl1"),
+    ("optimize-cuts", "datapipe_ops.cli.irf", "optimize_cuts"),
+    ("compute-irf", "datapipe_ops.cli.irf", "compute_irf"),
+    ("sensitivity", "datapipe_ops.cli.irf", "sensitivity"),
+    ("interpolate-irf", "datapipe_ops.cli.irf", "interpolate_irf"),
+    ("dl2-to-dl3", "datapipe_ops.cli.dl3", "dl2_to_dl3"),
 ]
 
 app = typer.Typer(

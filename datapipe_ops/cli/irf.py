@@ -1,0 +1,179 @@
+"""``datapipe optimize-cuts``, ``compute-irf``, ``sensitivity`` and ``interpolate-irf``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+Gammas = Annotated[
+    list[Path], typer.Option("--gammas", help="Simulated gamma DL2 runs (repeat the option).")
+]
+Protons = Annotated[
+    list[Path] | None,
+    typer.Option("--protons", help="Simulated proton DL2 runs (repeat the option)."),
+]
+Electrons = Annotated[
+    list[Path] | None,
+    typer.Option("--electrons", help="Simulated electron DL2 runs (repeat the option)."),
+]
+Output = Annotated[Path, typer.Option("--output", "-o", help="The product to write.")]
+Cuts = Annotated[Path, typer.Option("--cuts", help="The cuts product (datapipe optimize-cuts).")]
+Config = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="YAML configuration (default: built-in defaults)."),
+]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace the output if it exists.")]
+Catalog = Annotated[
+    str | None,
+    typer.Option(
+        "--catalog",
+        help="Catalog URL (default: $DATAPIPE_CATALOG_URL, else <data root>/catalog.sqlite).",
+        show_default=False,
+    ),
+]
+NoRegister = Annotated[
+    bool, typer.Option("--no-register", help="Do not register the product in the catalog.")
+]
+
+
+def _files(gammas: list[Path], protons: list[Path] | None, electrons: list[Path] | None):
+    return {"gamma": gammas, "proton": protons or [], "electron": electrons or []}
+
+
+def _report(summary) -> None:
+    registered = "" if summary.product_id is None else f", catalog id {summary.product_id}"
+    typer.echo(f"{summary.output}: {summary.details}{registered}")
+
+
+def optimize_cuts(
+    gammas: Gammas,
+    output: Output,
+    protons: Protons = None,
+    electrons: Electrons = None,
+    config: Config = None,
+    overwrite: Overwrite = False,
+    catalog: Catalog = None,
+    no_register: NoRegister = False,
+) -> None:
+    """Find the gammaness and direction cuts (per event type if configured) on simulated DL2.
+
+    Writes the cuts product (FITS) with the valid energy and offset ranges and the model set.
+    """
+    from datapipe_ops.config import load_config
+    from datapipe_ops.irf.config import IRFConfig
+    from datapipe_ops.irf.stage import optimize_cuts as run_stage
+
+    settings = load_config(config, IRFConfig)
+    _report(
+        run_stage(
+            _files(gammas, protons, electrons),
+            output,
+            settings,
+            overwrite=overwrite,
+            register=not no_register,
+            catalog_url=catalog,
+        )
+    )
+
+
+def compute_irf(
+    gammas: Gammas,
+    cuts: Cuts,
+    output: Output,
+    protons: Protons = None,
+    electrons: Electrons = None,
+    config: Config = None,
+    overwrite: Overwrite = False,
+    catalog: Catalog = None,
+    no_register: NoRegister = False,
+) -> None:
+    """Compute point-like and full-enclosure IRFs (GADF) of simulated DL2 after the cuts."""
+    from datapipe_ops.config import load_config
+    from datapipe_ops.irf.config import IRFConfig
+    from datapipe_ops.irf.stage import compute_irf as run_stage
+
+    settings = load_config(config, IRFConfig)
+    _report(
+        run_stage(
+            _files(gammas, protons, electrons),
+            cuts,
+            output,
+            settings,
+            overwrite=overwrite,
+            register=not no_register,
+            catalog_url=catalog,
+        )
+    )
+
+
+def sensitivity(
+    gammas: Gammas,
+    cuts: Cuts,
+    output: Output,
+    protons: Protons = None,
+    electrons: Electrons = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="PNG plot (default: output with .png).")
+    ] = None,
+    config: Config = None,
+    overwrite: Overwrite = False,
+    catalog: Catalog = None,
+    no_register: NoRegister = False,
+) -> None:
+    """Differential point-source sensitivity (FITS table and PNG plot with the Crab flux)."""
+    from datapipe_ops.config import load_config
+    from datapipe_ops.irf.config import IRFConfig
+    from datapipe_ops.irf.stage import sensitivity as run_stage
+
+    settings = load_config(config, IRFConfig)
+    _report(
+        run_stage(
+            _files(gammas, protons, electrons),
+            cuts,
+            output,
+            settings,
+            plot=plot,
+            overwrite=overwrite,
+            register=not no_register,
+            catalog_url=catalog,
+        )
+    )
+
+
+def interpolate_irf(
+    irf: Annotated[
+        list[Path], typer.Option("--irf", help="IRF products of the set's nodes (repeat).")
+    ],
+    output: Output,
+    dl2: Annotated[
+        Path | None,
+        typer.Option("--dl2", help="The observation's DL2 product (its zenith is used)."),
+    ] = None,
+    zenith: Annotated[
+        float | None, typer.Option("--zenith", help="Zenith angle [deg] instead of --dl2.")
+    ] = None,
+    config: Config = None,
+    overwrite: Overwrite = False,
+    catalog: Catalog = None,
+    no_register: NoRegister = False,
+) -> None:
+    """Interpolate an IRF set (zenith nodes) to one observation's zenith (in cos zenith)."""
+    from datapipe_ops.config import load_config
+    from datapipe_ops.irf.config import InterpolationConfig
+    from datapipe_ops.irf.interpolation import interpolate_irf as run_stage
+
+    settings = load_config(config, InterpolationConfig)
+    _report(
+        run_stage(
+            irf,
+            output,
+            dl2=dl2,
+            zenith_deg=zenith,
+            config=settings,
+            overwrite=overwrite,
+            register=not no_register,
+            catalog_url=catalog,
+        )
+    )
