@@ -13,9 +13,10 @@ SCHEMA_VERSION = "1.0"
 
 # configuration
 INSTRUMENT_GROUP = "/configuration/instrument"
-SUBARRAY_LAYOUT = "/configuration/instrument/subarray/layout"
-CAMERA_GROUP = "/configuration/instrument/camera"
-OPTICS = "/configuration/instrument/telescope/optics"
+# the instrument tables, named by datapipe_ops.instrument.subarray relative to INSTRUMENT_GROUP
+SUBARRAY_LAYOUT = f"{INSTRUMENT_GROUP}/subarray/layout"
+CAMERA_GROUP = f"{INSTRUMENT_GROUP}/camera"
+OPTICS = f"{INSTRUMENT_GROUP}/telescope/optics"
 SIMULATION_RUN = "/configuration/simulation/run"
 OBSERVATION = "/configuration/observation/observation_block"
 GTI = "/configuration/observation/gti"
