@@ -1,7 +1,7 @@
 """Where the repository's data files live: the ``include/`` directory.
 
 ``include/`` holds data, not code (DESIGN §2): processing configs (``include/config``), the
-default instrument descriptions (``include/instrument``), SQL migrations, pod templates. The
+default instrument descriptions (``include/instrument``), pod templates. The
 package finds it next to itself in a source checkout (``<repo>/include`` beside
 ``<repo>/datapipe_ops``); an installation that ships it elsewhere (e.g. a container image) points
 ``DATAPIPE_INCLUDE_DIR`` at it.

@@ -112,7 +112,7 @@ def init(catalog: CatalogURL = None) -> None:
     with Catalog(catalog) as cat:
         applied = cat.migrate()
         version = cat.schema_version()
-    done = f"applied migration(s) {', '.join(map(str, applied))}" if applied else "up to date"
+    done = f"applied migration(s) {', '.join(applied)}" if applied else "up to date"
     typer.echo(f"catalog {cat.where}: schema version {version} ({done})")
 
 
