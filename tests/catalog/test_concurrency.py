@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from datapipe_ops.catalog import Catalog, ProductRecord, head_revision
-from datapipe_ops.catalog.testing import register_many
 from datapipe_ops.cli.main import main
+from testkit.postgres import register_many
 
 N_PROCESSES = 4
 N_PER_PROCESS = 50

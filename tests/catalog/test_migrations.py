@@ -24,46 +24,35 @@ ROOT = Path(__file__).resolve().parents[2]
 REVISIONS = [s.revision for s in reversed(list(ScriptDirectory(str(SCRIPTS)).walk_revisions()))]
 HEAD = REVISIONS[-1]
 
-NSB_REVISION = f'''"""Night-sky background level of a product."""
-
-import sqlalchemy as sa
-from alembic import op
-
-revision = "9001"
-down_revision = "{HEAD}"
-branch_labels = None
-depends_on = None
 
 
-def upgrade():
-    op.add_column("products", sa.Column("nsb_level", sa.Double))
-    op.create_index("ix_products_nsb_level", "products", ["nsb_level"])
+def revision_script(revision, upgrade):
+    """The text of a revision file that follows the newest shipped one."""
+    body = "\n".join(f"    {line}" for line in upgrade)
+    return (
+        "import sqlalchemy as sa\nfrom alembic import op\n\n"
+        f"revision = {revision!r}\ndown_revision = {HEAD!r}\n"
+        "branch_labels = None\ndepends_on = None\n\n\n"
+        f"def upgrade():\n{body}\n\n\ndef downgrade():\n    pass\n"
+    )
 
 
-def downgrade():
-    op.drop_index("ix_products_nsb_level", "products")
-    op.drop_column("products", "nsb_level")
-'''
-
-BROKEN_REVISION = f'''"""Fails after creating a table."""
-
-import sqlalchemy as sa
-from alembic import op
-
-revision = "9002"
-down_revision = "{HEAD}"
-branch_labels = None
-depends_on = None
-
-
-def upgrade():
-    op.create_table("junk", sa.Column("x", sa.Integer))
-    raise RuntimeError("migration step failed")
-
-
-def downgrade():
-    pass
-'''
+#: Night-sky background level of a product: a column and an index.
+NSB_REVISION = revision_script(
+    "9001",
+    [
+        'op.add_column("products", sa.Column("nsb_level", sa.Double))',
+        'op.create_index("ix_products_nsb_level", "products", ["nsb_level"])',
+    ],
+)
+#: Fails after creating a table.
+BROKEN_REVISION = revision_script(
+    "9002",
+    [
+        'op.create_table("junk", sa.Column("x", sa.Integer))',
+        'raise RuntimeError("migration step failed")',
+    ],
+)
 
 
 @pytest.fixture
