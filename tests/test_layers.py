@@ -7,6 +7,7 @@ functions included), and the table itself has no cycle.
 """
 
 import ast
+import re
 import subprocess
 import sys
 from graphlib import CycleError, TopologicalSorter
@@ -182,3 +183,21 @@ def test_the_checks_catch_a_forbidden_edge(tmp_path, monkeypatch):
     assert internal_edges() == {"instrument": {"io": ["datapipe_ops/instrument/subarray.py"]}}
     with pytest.raises(AssertionError, match="imports the table"):
         test_sub_packages_import_only_what_the_table_allows()
+
+
+def test_the_architecture_page_shows_the_same_table():
+    """docs/architecture.md lists, per sub-package, what it may import besides the foundation."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    text = text.split("### Inside `datapipe_ops`")[1].split("\n## ")[0]
+    documented: dict[str, frozenset[str]] = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or not re.fullmatch(r"`\w+`", cells[0]):
+            continue
+        name = cells[0].strip("`")
+        if cells[2] == "every other sub-package":
+            documented[name] = frozenset(ALLOWED) - {name}
+        else:
+            documented[name] = FOUNDATION | set(re.findall(r"`(\w+)`", cells[2]))
+    expected = {name: allowed for name, allowed in ALLOWED.items() if name not in FOUNDATION}
+    assert documented == expected

@@ -1,4 +1,5 @@
-"""Paths of the DataPipe HDF5 data model (DESIGN §3), after ctapipe's table paths.
+"""Paths of the DataPipe HDF5 data model (docs/architecture.md, "The data model"; the table in
+docs/data-model.md), after ctapipe's table paths.
 
 Per-telescope tables and arrays live under a group, one dataset per telescope named ``tel_001``,
 ``tel_002``, …; :func:`tel_path` builds those names and :func:`tel_ids_in` lists them back.
