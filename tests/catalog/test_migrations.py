@@ -212,13 +212,21 @@ def test_a_newer_schema_is_refused(engine, catalog_url, tmp_path):
     assert "schema version 9001" in str(error.value)
 
 
+def alembic(*args):
+    """The ``alembic`` command run in the repository (it reads ``[tool.alembic]``)."""
+    command = [sys.executable, "-m", "alembic", *args]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+
 def test_alembic_command_finds_the_scripts():
-    """``alembic`` run in the repository (for writing a revision) reads pyproject.toml."""
-    out = subprocess.run(
-        [sys.executable, "-m", "alembic", "heads"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert out.stdout.split() == [HEAD, "(head)"]
+    assert alembic("heads").split() == [HEAD, "(head)"]
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "postgresql+psycopg2://"])
+def test_alembic_writes_the_sql_of_every_revision(url):
+    """``alembic upgrade head --sql``: the SQL a DBA would review, for each backend."""
+    sql = alembic("-x", f"url={url}", "upgrade", "head", "--sql")
+    assert "CREATE TABLE products" in sql
+    assert "CREATE UNIQUE INDEX ux_calibration_sets_path_tel" in sql
+    assert "DROP TABLE IF EXISTS schema_migrations" in sql
+    assert f"version_num='{HEAD}'" in sql

@@ -7,7 +7,6 @@ Revision ID: 0002
 Revises: 0001
 """
 
-import sqlalchemy as sa
 from alembic import op
 
 revision = "0002"
@@ -17,9 +16,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Drop the old version table where there is one."""
-    if sa.inspect(op.get_bind()).has_table("schema_migrations"):
-        op.drop_table("schema_migrations")
+    """Drop the old version table where there is one (SQLite and PostgreSQL know IF EXISTS)."""
+    op.execute("DROP TABLE IF EXISTS schema_migrations")
 
 
 def downgrade() -> None:
