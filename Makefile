@@ -44,21 +44,21 @@ env: $(STAMP)
 lock: $(UV)
 	$(UV) lock --python $(PYTHON)
 
-# The demo through Airflow (plugins/datapipe_airflow/demo.py): SimPipe, ACADA and CalibPipe
+# The demo through Airflow (demo/__main__.py): SimPipe, ACADA and CalibPipe
 # stand-ins deliver a small production and one night into BDMS, then simulation_processing and
 # observation_processing run with dag.test() (SQLite, local backend); prints the products.
 DEMO_ROOT ?= $(CURDIR)/var/demo
 demo: $(STAMP)
 	@env -u AIRFLOW_HOME DATAPIPE_DATA_ROOT=$(DEMO_ROOT) PYTHONPATH=$(CURDIR)/plugins \
-	  $(VENV)/bin/python -m datapipe_airflow.demo
+	  $(VENV)/bin/python -m demo
 
 test: $(STAMP)
 	@.ci/ensure-postgres
-	@$(VENV)/bin/ruff check --quiet datapipe_ops plugins dags tests benchmarks
+	@$(VENV)/bin/ruff check --quiet datapipe_ops plugins dags tests benchmarks testkit demo
 	@$(VENV)/bin/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected" >&2; exit 1; fi; exit $$rc
 
 lint: $(STAMP)
-	@$(VENV)/bin/ruff check datapipe_ops plugins dags tests benchmarks
+	@$(VENV)/bin/ruff check datapipe_ops plugins dags tests benchmarks testkit demo
 
 docs: $(STAMP)
 	@$(VENV)/bin/mkdocs build --strict --site-dir build/site

@@ -61,10 +61,10 @@ from numba.extending import intrinsic  # noqa: E402
 
 from datapipe_ops.calib import extraction  # noqa: E402
 from datapipe_ops.calib.buffers import ChunkBuffers  # noqa: E402
-from datapipe_ops.calib.cleaning import clean_images  # noqa: E402
 from datapipe_ops.calib.config import DL0ToDL1Config  # noqa: E402
 from datapipe_ops.calib.stage import (  # noqa: E402
     _plan,
+    clean_chunk,
     dl0_to_dl1,
     extract_chunk,
     process_chunk_arrays,
@@ -78,23 +78,9 @@ CHUNK = 250
 
 def simulate(path: Path, n_showers: int, seed: int = 1) -> tuple[Path, Path]:
     """A gamma run of the demo production (LST + 3 MST) and its coefficients."""
-    from datapipe_ops.config import load_config
-    from datapipe_ops.resources import include_dir
-    from datapipe_ops.simulation.config import SimulationConfig
-    from datapipe_ops.simulation.production import file_seed, simulate_run
+    from testkit.simulated import demo_gamma_run
 
-    config = load_config(include_dir() / "config/simulation/demo.yaml", SimulationConfig)
-    component = config.component("gamma_diffuse")
-    simulate_run(
-        config,
-        component,
-        path,
-        file_seed(seed, component.name, 0),
-        1001,
-        n_showers=n_showers,
-        show_progress=False,
-    )
-    return path, path.with_name(path.name.replace(".dl0.h5", ".coefficients.h5"))
+    return demo_gamma_run(path, n_showers, seed=seed, obs_id=1001)
 
 
 def best_cpu_time(work, repeats: int = 3) -> float:
@@ -119,7 +105,7 @@ def telescope_groups(dl0: Path) -> dict[str, list[int]]:
 
 def _reference_chain(subarray, tel_id: int, plan):
     """ctapipe's chain for one telescope, with the stage's cleaning settings."""
-    from datapipe_ops.image.reference import ReferenceChain, ReferenceSettings, ctapipe_subarray
+    from testkit.ctapipe_reference import ReferenceChain, ReferenceSettings, ctapipe_subarray
 
     telescope = subarray.telescopes[tel_id]
     cleaning = plan.cleaning
@@ -338,22 +324,9 @@ def step_breakdown(dl0: Path, coefficients: Path) -> dict[str, dict[str, float]]
             image, peak_time, masks = process_chunk_arrays(
                 waveforms, rows, plan, np.random.default_rng(0), buffers
             )[:3]
-            cln = plan.cleaning
 
-            def clean(image=image, peak_time=peak_time, masks=masks, cln=cln, geometry=geometry):
-                clean_images(
-                    image,
-                    geometry.neighbor_offsets,
-                    geometry.neighbor_indices,
-                    picture_threshold=cln.picture_threshold_pe,
-                    boundary_threshold=cln.boundary_threshold_pe,
-                    min_picture_neighbors=cln.min_picture_neighbors,
-                    keep_isolated_pixels=cln.keep_isolated_pixels,
-                    peak_times=peak_time,
-                    time_limit_ns=cln.time_limit_ns,
-                    time_min_neighbors=cln.time_min_neighbors,
-                    out=masks,
-                )
+            def clean(image=image, peak_time=peak_time, masks=masks, plan=plan):
+                clean_chunk(plan, image, peak_time, out=masks)
 
             def parameterise(image=image, peak_time=peak_time, masks=masks, geometry=geometry):
                 image_parameters(image, peak_time, masks, geometry, np.random.default_rng(0))

@@ -1,10 +1,10 @@
 """Where the repository's data files live: the ``include/`` directory.
 
-``include/`` holds data, not code (DESIGN §2): processing configs (``include/config``), the
-default instrument descriptions (``include/instrument``), SQL migrations, pod templates. The
-package finds it next to itself in a source checkout (``<repo>/include`` beside
-``<repo>/datapipe_ops``); an installation that ships it elsewhere (e.g. a container image) points
-``DATAPIPE_INCLUDE_DIR`` at it.
+``include/`` holds what the stages, the DAGs and the deployments read, not Python code: processing
+configs (``include/config``), the default instrument descriptions (``include/instrument``), the
+Airflow settings (``include/airflow``) and the deployment and image scripts. The package finds it
+next to itself in a source checkout (``<repo>/include`` beside ``<repo>/datapipe_ops``); an
+installation that ships it elsewhere (e.g. a container image) points ``DATAPIPE_INCLUDE_DIR`` at it.
 """
 
 from __future__ import annotations

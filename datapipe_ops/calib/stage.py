@@ -34,7 +34,6 @@ from datapipe_ops.image.parameters import (
     PARAMETER_UNITS,
     image_parameters,
     parameters_rows,
-    parameters_table,
 )
 from datapipe_ops.io import ProductWriter, layout, open_product, read_rows
 from datapipe_ops.io.instrument import read_subarray
@@ -238,32 +237,16 @@ def extract_chunk(
     )
 
 
-def process_chunk(
-    waveforms: np.ndarray,
-    rows: np.ndarray,
+def clean_chunk(
     plan: TelescopePlan,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, QTable]:
-    """Images, peak times, masks and the parameter table of one chunk of one telescope."""
-    image, peak_time, masks, parameters = process_chunk_arrays(waveforms, rows, plan, rng)
-    return image, peak_time, masks, parameters_table(*parameters)
-
-
-def process_chunk_arrays(
-    waveforms: np.ndarray,
-    rows: np.ndarray,
-    plan: TelescopePlan,
-    rng: np.random.Generator,
-    buffers: ChunkBuffers | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """As :func:`process_chunk`, the parameters as the arrays ``(floats, ints, is_valid)``;
-    images, peak times and masks are written into ``buffers`` (views returned) if given."""
+    image: np.ndarray,
+    peak_time: np.ndarray,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """The cleaning masks of a chunk of one telescope's images, with the plan's cleaning
+    (written into ``out`` if given)."""
     geometry, cln = plan.geometry, plan.cleaning
-    image_out = peak_time_out = masks_out = None
-    if buffers is not None:
-        image_out, peak_time_out, masks_out = buffers.first(len(waveforms))
-    image, peak_time = extract_chunk(plan, waveforms, rows, out=(image_out, peak_time_out))
-    masks = clean_images(
+    return clean_images(
         image,
         geometry.neighbor_offsets,
         geometry.neighbor_indices,
@@ -274,8 +257,26 @@ def process_chunk_arrays(
         peak_times=peak_time,
         time_limit_ns=cln.time_limit_ns,
         time_min_neighbors=cln.time_min_neighbors,
-        out=masks_out,
+        out=out,
     )
+
+
+def process_chunk_arrays(
+    waveforms: np.ndarray,
+    rows: np.ndarray,
+    plan: TelescopePlan,
+    rng: np.random.Generator,
+    buffers: ChunkBuffers | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Images, peak times, masks and the parameters (the arrays ``(floats, ints, is_valid)``) of
+    one chunk of one telescope; images, peak times and masks are written into ``buffers`` (views
+    returned) if given."""
+    geometry = plan.geometry
+    image_out = peak_time_out = masks_out = None
+    if buffers is not None:
+        image_out, peak_time_out, masks_out = buffers.first(len(waveforms))
+    image, peak_time = extract_chunk(plan, waveforms, rows, out=(image_out, peak_time_out))
+    masks = clean_chunk(plan, image, peak_time, out=masks_out)
     return image, peak_time, masks, image_parameters(image, peak_time, masks, geometry, rng)
 
 

@@ -11,7 +11,7 @@ See ``docs/catalog.md`` for the command line and the schema.
 
 from datapipe_ops.catalog.catalog import Catalog, ProductRef
 from datapipe_ops.catalog.lineage import LineageNode
-from datapipe_ops.catalog.migrations import MIGRATIONS, Migration, migrate, schema_version
+from datapipe_ops.catalog.migrations import head_revision, migrate, schema_version
 from datapipe_ops.catalog.models import (
     CalibrationSet,
     Campaign,
@@ -28,7 +28,6 @@ from datapipe_ops.catalog.models import (
 )
 
 __all__ = [
-    "MIGRATIONS",
     "CalibrationSet",
     "Campaign",
     "CampaignKind",
@@ -37,13 +36,13 @@ __all__ = [
     "DatasetMember",
     "Level",
     "LineageNode",
-    "Migration",
     "Product",
     "ProductQuery",
     "ProductRecord",
     "ProductRef",
     "QualityFlag",
     "QualityMetric",
+    "head_revision",
     "migrate",
     "orchestration_context",
     "schema_version",

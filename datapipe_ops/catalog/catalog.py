@@ -119,14 +119,14 @@ class Catalog:
             self._migrated = True
         return self._engine
 
-    def migrate(self) -> list[int]:
-        """Create or upgrade the schema now; return the versions applied (empty if up to date)."""
+    def migrate(self) -> list[str]:
+        """Create or upgrade the schema now; return the revisions applied (empty if up to date)."""
         applied = migrate(self._engine)
         self._migrated = True
         return applied
 
-    def schema_version(self) -> int:
-        """The schema version of the database (0 if it was never migrated)."""
+    def schema_version(self) -> str | None:
+        """The schema revision of the database (``None`` if it was never migrated)."""
         return schema_version(self._engine)
 
     def _read[T](self, work: Any) -> T:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -44,15 +46,70 @@ ExcludeBadOpt = Annotated[
     bool, typer.Option("--exclude-bad", help="Drop products flagged bad (keep unflagged ones).")
 ]
 ObsIdOpt = Annotated[list[int] | None, typer.Option("--obs-id", help="Observation id (repeat).")]
+KEYWORD_ONLY = inspect.Parameter.KEYWORD_ONLY
+
+
+#: The product-selection options: parameter name, option type, default, ProductQuery field.
+_QUERY_OPTIONS: tuple[tuple[str, Any, Any, str], ...] = (
+    ("level", LevelOpt, None, "level"),
+    ("campaign", CampaignOpt, None, "campaign"),
+    ("kind", KindOpt, None, "kind"),
+    ("particle", ParticleOpt, None, "particle"),
+    ("zenith_min", ZenithMinOpt, None, "zenith_min"),
+    ("zenith_max", ZenithMaxOpt, None, "zenith_max"),
+    ("start", StartOpt, None, "start"),
+    ("stop", StopOpt, None, "stop"),
+    ("quality", QualityOpt, None, "quality_flag"),
+    ("exclude_bad", ExcludeBadOpt, False, "exclude_bad"),
+    ("obs_id", ObsIdOpt, None, "obs_ids"),
+)
+_REQUIRED_LEVEL = Annotated[str, typer.Option(help=LevelOpt.__metadata__[0].help)]
 
 
 def product_query(**criteria: Any) -> ProductQuery:
-    """A ProductQuery from command-line options (a bad value is a one-line CatalogError)."""
+    """A ProductQuery from its fields (a bad value is a one-line CatalogError)."""
     from datapipe_ops.catalog.models import ProductQuery, build
 
     if criteria.get("obs_ids") == []:
         criteria["obs_ids"] = None
     return build(ProductQuery, **criteria)
+
+
+def with_product_query(
+    *, level_required: bool = False
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command the product-selection options (``--level``, ``--campaign``, …,
+    ``--obs-id``) of ``catalog list`` and ``dataset create``; the command receives them as one
+    ``query`` keyword, a :class:`~datapipe_ops.catalog.ProductQuery`.
+    """
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        own = []
+        for parameter in inspect.signature(command).parameters.values():
+            if parameter.name == "query":
+                continue
+            annotation = parameter.annotation
+            if isinstance(annotation, str):  # postponed annotations: evaluate as typing would
+                annotation = eval(annotation, command.__globals__)
+            own.append(parameter.replace(kind=KEYWORD_ONLY, annotation=annotation))
+        options = [
+            inspect.Parameter(name, KEYWORD_ONLY, annotation=option, default=default)
+            for name, option, default, _ in _QUERY_OPTIONS
+        ]
+        if level_required:
+            required = {"annotation": _REQUIRED_LEVEL, "default": inspect.Parameter.empty}
+            options[0] = options[0].replace(**required)
+
+        def run(**values: Any) -> None:
+            fields = {field: values.pop(name) for name, _, _, field in _QUERY_OPTIONS}
+            command(query=product_query(**fields), **values)
+
+        run.__name__, run.__doc__ = command.__name__, command.__doc__
+        run.__module__ = command.__module__
+        run.__signature__ = inspect.Signature([*options, *own])  # type: ignore[attr-defined]
+        return run
+
+    return decorate
 
 
 def human_size(n_bytes: int) -> str:
@@ -112,42 +169,20 @@ def init(catalog: CatalogURL = None) -> None:
     with Catalog(catalog) as cat:
         applied = cat.migrate()
         version = cat.schema_version()
-    done = f"applied migration(s) {', '.join(map(str, applied))}" if applied else "up to date"
+    done = f"applied migration(s) {', '.join(applied)}" if applied else "up to date"
     typer.echo(f"catalog {cat.where}: schema version {version} ({done})")
 
 
 @app.command("list")
+@with_product_query()
 def list_products(
-    level: LevelOpt = None,
-    campaign: CampaignOpt = None,
-    kind: KindOpt = None,
-    particle: ParticleOpt = None,
-    zenith_min: ZenithMinOpt = None,
-    zenith_max: ZenithMaxOpt = None,
-    start: StartOpt = None,
-    stop: StopOpt = None,
-    quality: QualityOpt = None,
-    exclude_bad: ExcludeBadOpt = False,
-    obs_id: ObsIdOpt = None,
+    query: ProductQuery,
     limit: Annotated[int | None, typer.Option(help="Show at most this many.")] = None,
     catalog: CatalogURL = None,
 ) -> None:
     """List the products matching every given criterion, as a table."""
     from datapipe_ops.catalog import Catalog
 
-    query = product_query(
-        level=level,
-        campaign=campaign,
-        kind=kind,
-        particle=particle,
-        zenith_min=zenith_min,
-        zenith_max=zenith_max,
-        start=start,
-        stop=stop,
-        quality_flag=quality,
-        exclude_bad=exclude_bad,
-        obs_ids=obs_id,
-    )
     with Catalog(catalog) as cat:
         products = cat.list_products(query, limit=limit)
         total = cat.count_products(query) if limit is not None else len(products)

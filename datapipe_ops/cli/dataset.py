@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from datapipe_ops.cli.catalog import (
-    CampaignOpt,
-    CatalogURL,
-    ExcludeBadOpt,
-    KindOpt,
-    ObsIdOpt,
-    ParticleOpt,
-    QualityOpt,
-    StartOpt,
-    StopOpt,
-    ZenithMaxOpt,
-    ZenithMinOpt,
-    human_size,
-    product_query,
-)
+from datapipe_ops.cli.catalog import CatalogURL, human_size, with_product_query
+
+if TYPE_CHECKING:
+    from datapipe_ops.catalog import ProductQuery
 
 app = typer.Typer(
     help="Datasets: named, immutable selections of catalog products.", no_args_is_help=True
@@ -30,38 +19,16 @@ NameArg = Annotated[str, typer.Argument(help="Dataset name (letters, digits, . _
 
 
 @app.command("create")
+@with_product_query(level_required=True)
 def create(
     name: NameArg,
-    level: Annotated[str, typer.Option(help="DL0, DL1, DL2, DL3, IRF, MODEL, ...")],
-    campaign: CampaignOpt = None,
-    kind: KindOpt = None,
-    particle: ParticleOpt = None,
-    zenith_min: ZenithMinOpt = None,
-    zenith_max: ZenithMaxOpt = None,
-    start: StartOpt = None,
-    stop: StopOpt = None,
-    quality: QualityOpt = None,
-    exclude_bad: ExcludeBadOpt = False,
-    obs_id: ObsIdOpt = None,
+    query: ProductQuery,
     description: Annotated[str | None, typer.Option(help="What the dataset is for.")] = None,
     catalog: CatalogURL = None,
 ) -> None:
     """Select the matching products into a new dataset and print its size."""
     from datapipe_ops.catalog import Catalog
 
-    query = product_query(
-        level=level,
-        campaign=campaign,
-        kind=kind,
-        particle=particle,
-        zenith_min=zenith_min,
-        zenith_max=zenith_max,
-        start=start,
-        stop=stop,
-        quality_flag=quality,
-        exclude_bad=exclude_bad,
-        obs_ids=obs_id,
-    )
     with Catalog(catalog) as cat:
         dataset = cat.create_dataset(name, query, description=description)
     typer.echo(

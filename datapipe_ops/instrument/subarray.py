@@ -1,10 +1,11 @@
 """The subarray: which telescopes, where, with which optics and camera.
 
 Ground positions are in ctapipe's ground frame (x towards north, y towards west, z up), in
-metres relative to the array centre. :meth:`SubarrayDescription.to_tables` gives every table the
-HDF5 data model stores under ``/configuration/instrument`` and
+metres relative to the array centre. :meth:`SubarrayDescription.to_tables` gives every table of
+the instrument description, keyed by its name relative to the instrument group of a product, and
 :meth:`SubarrayDescription.from_tables` rebuilds the subarray from them, so the ``io`` package
-can round-trip a subarray without knowing its structure.
+(which places them under ``/configuration/instrument``) can round-trip a subarray without knowing
+its structure, and this package knows nothing of files.
 """
 
 from __future__ import annotations
@@ -24,21 +25,21 @@ from datapipe_ops.instrument.optics import (
     TelescopeDescription,
 )
 from datapipe_ops.instrument.tablecheck import as_text, column_values
-from datapipe_ops.io import layout
 
-#: HDF5 paths of the instrument tables (DESIGN §3), defined with the rest of the data model.
-LAYOUT_PATH = layout.SUBARRAY_LAYOUT
-OPTICS_PATH = layout.OPTICS
-CAMERA_GROUP = layout.CAMERA_GROUP
+#: Names of the instrument tables relative to the instrument group of a product
+#: (:data:`datapipe_ops.io.layout.INSTRUMENT_GROUP`).
+LAYOUT_PATH = "subarray/layout"
+OPTICS_PATH = "telescope/optics"
+CAMERA_GROUP = "camera"
 
 
 def camera_geometry_path(camera: str) -> str:
-    """HDF5 path of a camera's geometry table."""
+    """Name of a camera's geometry table, relative to the instrument group."""
     return f"{CAMERA_GROUP}/{camera}/geometry"
 
 
 def camera_readout_path(camera: str) -> str:
-    """HDF5 path of a camera's readout table."""
+    """Name of a camera's readout table, relative to the instrument group."""
     return f"{CAMERA_GROUP}/{camera}/readout"
 
 
@@ -199,8 +200,8 @@ class SubarrayDescription:
         )
 
     def to_tables(self) -> dict[str, QTable]:
-        """Every instrument table keyed by its HDF5 path (layout, optics, camera geometry and
-        readout per camera); :meth:`from_tables` inverts it."""
+        """Every instrument table keyed by its name relative to the instrument group (layout,
+        optics, camera geometry and readout per camera); :meth:`from_tables` inverts it."""
         tables = {LAYOUT_PATH: self.layout_table(), OPTICS_PATH: self.optics_table()}
         for name, camera in self.cameras.items():
             tables[camera_geometry_path(name)] = camera.geometry.to_table()

@@ -1,4 +1,5 @@
-"""Paths of the DataPipe HDF5 data model (DESIGN §3), after ctapipe's table paths.
+"""Paths of the DataPipe HDF5 data model (docs/architecture.md, "The data model"; the table in
+docs/data-model.md), after ctapipe's table paths.
 
 Per-telescope tables and arrays live under a group, one dataset per telescope named ``tel_001``,
 ``tel_002``, …; :func:`tel_path` builds those names and :func:`tel_ids_in` lists them back.
@@ -13,9 +14,10 @@ SCHEMA_VERSION = "1.0"
 
 # configuration
 INSTRUMENT_GROUP = "/configuration/instrument"
-SUBARRAY_LAYOUT = "/configuration/instrument/subarray/layout"
-CAMERA_GROUP = "/configuration/instrument/camera"
-OPTICS = "/configuration/instrument/telescope/optics"
+# the instrument tables, named by datapipe_ops.instrument.subarray relative to INSTRUMENT_GROUP
+SUBARRAY_LAYOUT = f"{INSTRUMENT_GROUP}/subarray/layout"
+CAMERA_GROUP = f"{INSTRUMENT_GROUP}/camera"
+OPTICS = f"{INSTRUMENT_GROUP}/telescope/optics"
 SIMULATION_RUN = "/configuration/simulation/run"
 OBSERVATION = "/configuration/observation/observation_block"
 GTI = "/configuration/observation/gti"

@@ -10,7 +10,7 @@ Public API (imported lazily, so that ``import datapipe_ops.simulation.config`` s
 
 Modules, from the physics to the files:
 
-``atmosphere``   isothermal atmosphere: depth ↔ height, refractive index, Cherenkov angle
+``atmosphere``   isothermal atmosphere: depth ↔ height, refractive index
 ``showers``      primaries (energy, direction, core, X_max) and their Cherenkov emitters
 ``images``       emitters seen by each telescope, rendered on the pixels (numba)
 ``trigger``      next-neighbour telescope trigger, array trigger (numba)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from datapipe_ops.instrument import SubarrayDescription
+from datapipe_ops.simulation.atmosphere import refractivity
 from datapipe_ops.simulation.config import CameraSimulation, CommonSimulation
 from datapipe_ops.simulation.electronics import (
     CameraTruth,
@@ -338,9 +339,7 @@ def _muon_rings(
     )
     lon, lat = directions_to_frame(direction, basis)
     # Cherenkov angle 300 m above the mirror, for the muon's velocity
-    eta = config.atmosphere.n0_minus_1 * np.exp(
-        -(array.altitude_m + 300.0) / config.atmosphere.scale_height_m
-    )
+    eta = refractivity(array.altitude_m + 300.0, config.atmosphere)
     beta = np.sqrt(1.0 - (MUON_MASS_GEV / e_mu) ** 2)
     cos_theta = 1.0 / ((1.0 + eta) * beta)
     theta = np.arccos(np.clip(cos_theta, -1.0, 1.0))

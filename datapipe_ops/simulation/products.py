@@ -1,11 +1,11 @@
 """Writing simulated events: DL0 tables and waveforms, truth, histograms, CalibPipe coefficients.
 
 :class:`EventWriter` appends batches of triggered events to an open
-:class:`~datapipe_ops.io.ProductWriter` (DESIGN §3 paths): the subarray trigger table, per
-telescope the event index, the uint16 waveforms (written block by block) and — to the truth
-writer, which is the same file for productions and a side file for observations — the shower
-table and the true images. :class:`ShowerHistogram` counts every thrown shower. Helpers build the
-run table and write a CalibPipe coefficients file from the true camera electronics.
+:class:`~datapipe_ops.io.ProductWriter` (at the paths of :mod:`datapipe_ops.io.layout`): the
+subarray trigger table, per telescope the event index, the uint16 waveforms (written block by block)
+and — to the truth writer, which is the same file for productions and a side file for observations —
+the shower table and the true images. :class:`ShowerHistogram` counts every thrown shower. Helpers
+build the run table and write a CalibPipe coefficients file from the true camera electronics.
 """
 
 from __future__ import annotations

@@ -33,7 +33,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datapipe_ops.simulation.atmosphere import SPEED_OF_LIGHT_M_NS
+from datapipe_ops.simulation.atmosphere import (
+    SPEED_OF_LIGHT_M_NS,
+    height_of_slant_depth,
+    refractivity,
+    slant_depth_of_height,
+)
 from datapipe_ops.simulation.config import PRIMARY_ID, Atmosphere, ShowerPhysics
 
 #: Emitters per emission line, at the mid-quantiles of a standard normal (equal weights).
@@ -307,17 +312,6 @@ def _profile_sigma(energy_tev: np.ndarray, physics: ShowerPhysics) -> np.ndarray
     return physics.profile_width_factor * x0 * np.sqrt(b * np.maximum(t_max, 0.5) + 1.0) / b
 
 
-def _heights(depth: np.ndarray, cos_zenith: np.ndarray, atmosphere: Atmosphere) -> np.ndarray:
-    vertical = np.maximum(depth * cos_zenith, 1e-6)
-    return atmosphere.scale_height_m * np.log(atmosphere.depth_sea_level_g_cm2 / vertical)
-
-
-def _depth(height: np.ndarray, cos_zenith: np.ndarray, atmosphere: Atmosphere) -> np.ndarray:
-    return (
-        atmosphere.depth_sea_level_g_cm2 * np.exp(-height / atmosphere.scale_height_m) / cos_zenith
-    )
-
-
 def emission_lines(
     rng: np.random.Generator,
     showers: ShowerBatch,
@@ -328,7 +322,7 @@ def emission_lines(
     """The emission lines of a batch of showers (see the module docstring)."""
     n = len(showers)
     cos_z = showers.direction[:, 2]
-    first_height = _heights(showers.first_interaction, cos_z, atmosphere)
+    first_height = height_of_slant_depth(showers.first_interaction, cos_z, atmosphere)
     first_s = np.maximum(first_height - altitude_m, 1.0) / cos_z
     first_point = showers.core + first_s[:, None] * showers.direction
     if showers.particle != "proton":
@@ -360,7 +354,7 @@ def emission_lines(
     # starting depth along the primary axis: first interaction, deeper generations later
     extra = rng.exponential(physics.pion_interaction_length_g_cm2, total) * (rank > 0)
     start_depth = showers.first_interaction[owner] + extra
-    start_height = _heights(start_depth, cos_z[owner], atmosphere)
+    start_height = height_of_slant_depth(start_depth, cos_z[owner], atmosphere)
     start_s = np.maximum(start_height - altitude_m, 1.0) / cos_z[owner]
     start = showers.core[owner] + start_s[:, None] * showers.direction[owner]
     # direction tilted by p_T / E (rad), random azimuth around the primary axis
@@ -374,7 +368,7 @@ def emission_lines(
     direction /= np.linalg.norm(direction, axis=-1, keepdims=True)
     core = ground_intersection(start, direction)
     cos_sub = direction[:, 2]
-    start_line_depth = _depth(start_height, cos_sub, atmosphere)
+    start_line_depth = slant_depth_of_height(start_height, cos_sub, atmosphere)
     x0 = physics.radiation_length_g_cm2
     ln_y = np.log(np.maximum(sub_energy * 1e6 / physics.critical_energy_mev, 2.0))
     x_max = start_line_depth + x0 * np.maximum(ln_y - 0.5, 0.5)
@@ -416,7 +410,7 @@ class Emitters:
 
 def _pool_scale(height_max: np.ndarray, distance: np.ndarray, atmosphere: Atmosphere) -> np.ndarray:
     """Distance to the maximum times the Cherenkov angle there: the light-pool radius scale."""
-    eta = atmosphere.n0_minus_1 * np.exp(-height_max / atmosphere.scale_height_m)
+    eta = refractivity(height_max, atmosphere)
     return distance * np.arccos(1.0 / (1.0 + eta))
 
 
@@ -425,7 +419,7 @@ def reference_pool_scale(physics: ShowerPhysics, atmosphere: Atmosphere) -> floa
     x0 = physics.radiation_length_g_cm2
     ln_y = np.log(REFERENCE_ENERGY_TEV * 1e6 / physics.critical_energy_mev)
     x_max = x0 * (ln_y - 0.5)
-    height = _heights(np.array([x_max]), np.array([1.0]), atmosphere)
+    height = height_of_slant_depth(np.array([x_max]), np.array([1.0]), atmosphere)
     return float(_pool_scale(height, height - REFERENCE_ALTITUDE_M, atmosphere)[0])
 
 
@@ -442,15 +436,17 @@ def emitters(
     """
     n = len(lines)
     cos_z = lines.direction[:, 2]
-    ground_depth = _depth(np.full(n, altitude_m), cos_z, atmosphere)
+    ground_depth = slant_depth_of_height(np.full(n, altitude_m), cos_z, atmosphere)
     depth = lines.x_max[:, None] + lines.sigma_x[:, None] * _QUANTILES[None, :]
     depth = np.maximum(depth, 5.0)
     half = _EMITTER_HALF_WIDTH * lines.sigma_x[:, None]
     weight = np.where(depth < ground_depth[:, None], 1.0 / N_EMITTERS, 0.0)
     min_height = altitude_m + 100.0
-    height = np.maximum(_heights(depth, cos_z[:, None], atmosphere), min_height)
-    upper = np.maximum(_heights(np.maximum(depth - half, 1.0), cos_z[:, None], atmosphere), height)
-    lower = np.maximum(_heights(depth + half, cos_z[:, None], atmosphere), min_height)
+    height = np.maximum(height_of_slant_depth(depth, cos_z[:, None], atmosphere), min_height)
+    upper = np.maximum(
+        height_of_slant_depth(np.maximum(depth - half, 1.0), cos_z[:, None], atmosphere), height
+    )
+    lower = np.maximum(height_of_slant_depth(depth + half, cos_z[:, None], atmosphere), min_height)
     s = (height - altitude_m) / cos_z[:, None]
     sigma_s = np.maximum(0.5 * (upper - lower) / cos_z[:, None], 1.0)
     position = lines.core[:, None, :] + s[..., None] * lines.direction[:, None, :]
@@ -459,7 +455,7 @@ def emitters(
     along = np.einsum("lkc,lc->lk", lines.start[:, None, :] - position, lines.direction)
     t_emit = (along - lines.start_s[:, None]) / SPEED_OF_LIGHT_M_NS
     # light pool
-    height_max = np.maximum(_heights(lines.x_max, cos_z, atmosphere), min_height)
+    height_max = np.maximum(height_of_slant_depth(lines.x_max, cos_z, atmosphere), min_height)
     distance = (height_max - altitude_m) / cos_z
     scale = _pool_scale(height_max, distance, atmosphere)
     radius = physics.light_pool_radius_m * scale / reference_pool_scale(physics, atmosphere)

@@ -102,7 +102,7 @@ def make_toy() -> Callable[..., ToyEvents]:
 @pytest.fixture(scope="session")
 def reference_chain() -> Callable[..., object]:
     """``reference_chain(camera, settings=None)``: ctapipe's chain for one telescope (id 1)."""
-    from datapipe_ops.image.reference import ReferenceChain, ctapipe_subarray
+    from testkit.ctapipe_reference import ReferenceChain, ctapipe_subarray
 
     def build(camera: CameraDescription, settings=None) -> ReferenceChain:
         focal = FOCAL_LENGTH_M[camera.name]
@@ -115,21 +115,6 @@ def reference_chain() -> Callable[..., object]:
 @pytest.fixture(scope="session")
 def simulated_run(tmp_path_factory) -> tuple[Path, Path]:
     """A small simulated DL0 run of the demo subarray and its coefficients file."""
-    from datapipe_ops.config import load_config
-    from datapipe_ops.resources import include_dir
-    from datapipe_ops.simulation.config import SimulationConfig
-    from datapipe_ops.simulation.production import file_seed, simulate_run
+    from testkit.simulated import demo_gamma_run
 
-    config = load_config(include_dir() / "config/simulation/demo.yaml", SimulationConfig)
-    component = config.component("gamma_diffuse")
-    output = tmp_path_factory.mktemp("dl0") / "gamma.dl0.h5"
-    simulate_run(
-        config,
-        component,
-        output,
-        file_seed(config.seed, component.name, 0),
-        component.obs_id_start,
-        n_showers=600,
-        show_progress=False,
-    )
-    return output, output.with_name("gamma.coefficients.h5")
+    return demo_gamma_run(tmp_path_factory.mktemp("dl0") / "gamma.dl0.h5", n_showers=600)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from datapipe_ops.calib.cleaning import clean_images
-from datapipe_ops.image.reference import ctapipe_geometry
+from testkit.ctapipe_reference import ctapipe_geometry
 
 
 def toy_images(camera, n_events: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from datapipe_ops.calib.extraction import extract_images, integration_correction
-from datapipe_ops.image.reference import ReferenceSettings
+from testkit.ctapipe_reference import ReferenceSettings
 
 METHODS = ["neighbor_peak_window_sum", "local_peak_window_sum", "fixed_window_sum"]
 

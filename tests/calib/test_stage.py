@@ -120,7 +120,7 @@ def test_rerun_and_other_chunk_size_give_identical_parameters(simulated_run, dl1
 def test_parameters_agree_with_ctapipe_on_the_simulated_run(simulated_run, dl1):
     """The whole chain against ctapipe's CameraCalibrator + ImageProcessor (telescope 1)."""
     from datapipe_ops.calib.calibration import CoefficientSeries
-    from datapipe_ops.image.reference import ReferenceChain, ReferenceSettings, ctapipe_subarray
+    from testkit.ctapipe_reference import ReferenceChain, ReferenceSettings, ctapipe_subarray
 
     dl0, coefficients = simulated_run
     summary, _ = dl1

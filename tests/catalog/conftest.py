@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from datapipe_ops.catalog import Catalog
-from datapipe_ops.catalog.testing import drop_schemas, postgres_test_url, temporary_postgres_schema
+from testkit.postgres import drop_schemas, postgres_test_url, temporary_postgres_schema
 
 SESSION_PREFIX = f"dp_catalog_{uuid.uuid4().hex[:8]}_"
 

@@ -3,18 +3,7 @@
 import pytest
 
 from datapipe_ops.catalog import Catalog, ProductRecord
-from datapipe_ops.catalog.testing import temporary_postgres_schema
 from datapipe_ops.cli.main import main
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def url(request, tmp_path, monkeypatch):
-    monkeypatch.setenv("COLUMNS", "250")
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'catalog.sqlite'}"
-    else:
-        with temporary_postgres_schema(prefix="dp_cli_dataset_") as schema_url:
-            yield schema_url
 
 
 def run(capsys, *args):

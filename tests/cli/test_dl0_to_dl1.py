@@ -16,24 +16,10 @@ from datapipe_ops.io import layout
 @pytest.fixture(scope="module")
 def run_files(tmp_path_factory):
     """A small simulated DL0 run and its coefficients (read-only: copy before changing)."""
-    from datapipe_ops.config import load_config
-    from datapipe_ops.resources import include_dir
-    from datapipe_ops.simulation.config import SimulationConfig
-    from datapipe_ops.simulation.production import file_seed, simulate_run
+    from testkit.simulated import demo_gamma_run
 
-    config = load_config(include_dir() / "config/simulation/demo.yaml", SimulationConfig)
-    component = config.component("gamma_diffuse")
     output = tmp_path_factory.mktemp("dl0") / "run.dl0.h5"
-    simulate_run(
-        config,
-        component,
-        output,
-        file_seed(1, component.name, 0),
-        77,
-        n_showers=300,
-        show_progress=False,
-    )
-    return output, output.with_name("run.coefficients.h5")
+    return demo_gamma_run(output, n_showers=300, seed=1, obs_id=77)
 
 
 @pytest.fixture

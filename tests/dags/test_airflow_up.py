@@ -29,7 +29,7 @@ from simulated_data import register_coefficients, simulated_night, tiny_producti
 
 from datapipe_ops.catalog import Catalog
 from datapipe_ops.catalog.models import ProductQuery
-from datapipe_ops.catalog.testing import postgres_test_url
+from testkit.postgres import postgres_test_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(1500)]
 

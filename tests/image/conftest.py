@@ -55,7 +55,7 @@ def make_images() -> Callable[..., tuple[np.ndarray, np.ndarray]]:
 @pytest.fixture(scope="session")
 def reference_of() -> Callable[[CameraDescription], object]:
     """``reference_of(camera)``: ctapipe's chain for that camera as telescope 1."""
-    from datapipe_ops.image.reference import ReferenceChain, ctapipe_subarray
+    from testkit.ctapipe_reference import ReferenceChain, ctapipe_subarray
 
     def build(camera: CameraDescription) -> ReferenceChain:
         focal = FOCAL_LENGTH_M[camera.name]

@@ -12,7 +12,7 @@ from datapipe_ops.image.geometry import ImageGeometry, border_masks
 def test_geometry_matches_ctapipe_telescope_frame(camera_of, focal_lengths, camera_name):
     from ctapipe.coordinates import TelescopeFrame
 
-    from datapipe_ops.image.reference import ctapipe_geometry
+    from testkit.ctapipe_reference import ctapipe_geometry
 
     camera, geometry = camera_of(camera_name)
     reference = ctapipe_geometry(camera.geometry, focal_lengths[camera_name])

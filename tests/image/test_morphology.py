@@ -16,7 +16,7 @@ def random_masks(n_pixels: int, n_events: int, seed: int) -> np.ndarray:
 def test_labels_identical_to_ctapipe(camera_of):
     from ctapipe.image.morphology import number_of_island_sizes, number_of_islands
 
-    from datapipe_ops.image.reference import ctapipe_geometry
+    from testkit.ctapipe_reference import ctapipe_geometry
 
     camera, geometry = camera_of("LSTCam")
     masks = random_masks(geometry.n_pixels, 50, seed=1)

@@ -100,7 +100,7 @@ def test_tables_round_trip_through_hdf5(tmp_path):
         names: list[str] = []
         h5.visit(names.append)
         tables = {
-            f"/{name}": read_table(h5, f"/{name}")
+            name: read_table(h5, name)
             for name in names
             if isinstance(h5[name], h5py.Dataset) and not name.endswith("__")
         }

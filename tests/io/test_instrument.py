@@ -5,7 +5,7 @@ import pytest
 
 from datapipe_ops.errors import InputFileError
 from datapipe_ops.instrument import load_subarray
-from datapipe_ops.io import ProductWriter, open_product
+from datapipe_ops.io import ProductWriter, layout, open_product
 from datapipe_ops.io.instrument import read_subarray
 
 
@@ -19,6 +19,15 @@ def test_subarray_round_trip(tmp_path, name):
         back = read_subarray(h5file)
     assert back == subarray
     assert back.site == subarray.site
+
+
+def test_instrument_tables_are_where_the_data_model_says(tmp_path):
+    path = tmp_path / "p.h5"
+    with ProductWriter(path, "DL0", stage="test") as writer:
+        writer.write_subarray(load_subarray("demo"))
+    with h5py.File(path, "r") as h5file:
+        for table in (layout.SUBARRAY_LAYOUT, layout.OPTICS, f"{layout.CAMERA_GROUP}/LSTCam"):
+            assert table in h5file, table
 
 
 def test_missing_instrument_names_the_file(tmp_path):

@@ -1,7 +1,7 @@
 """``make demo``: a small production and one simulated night, processed through Airflow.
 
-Run as ``PYTHONPATH=plugins python -m datapipe_airflow.demo``. Everything lives under the data
-root (``$DATAPIPE_DATA_ROOT``, default ``var/demo``):
+Run as ``python -m demo`` from the repository (what ``make demo`` does). Everything lives
+under the data root (``$DATAPIPE_DATA_ROOT``, default ``var/demo``):
 
 1. the outside world, made small: SimPipe delivers the demo production into the BDMS stand-in
    (``bdms/simulation/demo``), ACADA one observation block of the Crab for the night
@@ -24,7 +24,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 PRODUCTION_CONFIG = REPO / "include" / "config" / "simulation" / "demo.yaml"
 OBSERVATION_CONFIG = REPO / "include" / "config" / "simulation" / "observation_crab.yaml"
 #: Seconds of the observation block: with its cosmic-ray background a block makes ~280 MB of
