@@ -122,4 +122,4 @@ def test_bad_config_is_one_line_and_exit_2(tmp_path, capsys):
     )
     assert "--component: no particle component 'muon'" in capsys.readouterr().err
     assert main(["simulate", "production", "-o", str(tmp_path / "d")]) == 2
-    assert "a production needs --config" in capsys.readouterr().err
+    assert "Missing option '--config'" in capsys.readouterr().err
