@@ -39,6 +39,7 @@ from datapipe_ops.image.parameters import (
 )
 from datapipe_ops.io import ProductWriter, layout, open_product, read_rows
 from datapipe_ops.io.instrument import read_subarray
+from datapipe_ops.io.outputs import absolute_path
 from datapipe_ops.io.tables import META_SUFFIX, iter_chunks
 from datapipe_ops.preflight import preflight
 from datapipe_ops.progress import progress_bar
@@ -100,7 +101,10 @@ class EventTimes:
         stop = min(self._next + TRIGGER_BLOCK, n_rows)
         rows = read_rows(self._dset, self._next, stop)
         self._next = stop
-        self._ids = np.concatenate([self._ids, rows["event_id"].astype(np.int64)])
+        ids = rows["event_id"].astype(np.int64)
+        previous = self._ids[-1:] if self._ids.size else np.zeros(0, np.int64)
+        check_increasing(np.concatenate([previous, ids]), self._dset)
+        self._ids = np.concatenate([self._ids, ids])
         self._times = np.concatenate([self._times, rows["time"].astype(np.float64)])
         return True
 
@@ -192,16 +196,33 @@ def _obs_id(dl0: h5py.File, index_rows: np.ndarray) -> int:
     return int(dl0.attrs.get("obs_id", -1))
 
 
+def check_increasing(event_id: np.ndarray, dset: h5py.Dataset) -> None:
+    """InputFileError naming the first event id of ``dset`` that repeats or goes backwards."""
+    steps = np.diff(event_id)
+    bad = np.flatnonzero(steps <= 0)
+    if bad.size:
+        i = int(bad[0])
+        problem = (
+            f"event_id {int(event_id[i + 1])} appears more than once"
+            if steps[i] == 0
+            else f"is not sorted by event_id ({int(event_id[i])} before {int(event_id[i + 1])})"
+        )
+        raise InputFileError(f"{dset.name} {problem}", path=dset.file.filename)
+
+
 def check_coverage(dl0: h5py.File, plans: dict[int, TelescopePlan], block: int = 65536) -> None:
-    """Fail early (before any waveform is read) if an event has no valid coefficients."""
+    """Fail early (before any waveform is read) if a telescope's event ids repeat or an event
+    has no valid coefficients."""
     for tel_id, plan in plans.items():
         _, index = _telescope_datasets(dl0, tel_id)
         times = EventTimes(dl0)
+        last = np.zeros(0, np.int64)
         for start, stop in iter_chunks(index.shape[0], block):
             rows = read_rows(index, start, stop)
-            plan.coefficients.rows_for(
-                times.lookup(rows["event_id"].astype(np.int64)), _obs_id(dl0, rows)
-            )
+            event_id = rows["event_id"].astype(np.int64)
+            check_increasing(np.concatenate([last, event_id]), index)
+            last = event_id[-1:]
+            plan.coefficients.rows_for(times.lookup(event_id), _obs_id(dl0, rows))
 
 
 def _aligned_chunk(dset: h5py.Dataset, chunk_size: int) -> int:
@@ -443,8 +464,8 @@ def dl0_to_dl1(
     """
     config = config or DL0ToDL1Config()
     chunk_size = chunk_size or config.chunk_size
-    input_path, output_path = Path(input_path).absolute(), Path(output_path).absolute()
-    coefficients_path = Path(coefficients_path).absolute()
+    input_path, output_path = absolute_path(input_path), absolute_path(output_path)
+    coefficients_path = absolute_path(coefficients_path)
     preflight(
         {input_path: "DL0", coefficients_path: "CALIBRATION"},
         [output_path],

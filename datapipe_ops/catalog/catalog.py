@@ -234,21 +234,7 @@ class Catalog:
             existing = conn.scalar(sa.select(_P.id).where(_P.path == record.path))
             if existing is not None and input_ids:
                 self._refuse_cycle(conn, existing, input_ids, record.path)
-            insert = upsert_insert(conn, schema.products).values(**values)
-            changes = {
-                name: sa.func.coalesce(insert.excluded[name], _P[name]) for name in _UPDATABLE
-            }
-            changes["updated_at"] = insert.excluded.updated_at
-            upsert = insert.on_conflict_do_update(
-                index_elements=[_P.path], set_=changes, where=_P.level == insert.excluded.level
-            ).returning(_P.id)
-            product_id = conn.scalar(upsert)
-            if product_id is None:  # the WHERE refused: registered with another level
-                level = conn.scalar(sa.select(_P.level).where(_P.path == record.path))
-                raise CatalogError(
-                    f"already registered as {level}, cannot register it as {record.level.value}",
-                    path=record.path,
-                )
+            product_id = _upsert_product(conn, record, values)
             if input_ids:
                 links = upsert_insert(conn, schema.lineage).on_conflict_do_nothing()
                 conn.execute(
@@ -256,6 +242,21 @@ class Catalog:
                     [{"product_id": product_id, "input_product_id": i} for i in input_ids],
                 )
             return product_id
+
+        return self._write(work)
+
+    def register_products(self, records: Sequence[ProductRecord]) -> list[int]:
+        """Register (or update) several products without lineage in one transaction: all of
+        them or, if one is refused, none. Idempotent like :meth:`register_product`."""
+        now = _now()
+        rows = [
+            (r, _plain(r.model_dump()) | {"created_at": now, "updated_at": now}) for r in records
+        ]
+
+        def work(conn: Connection) -> list[int]:
+            for record, _ in rows:
+                self._check_campaign(conn, record)
+            return [_upsert_product(conn, record, values) for record, values in rows]
 
         return self._write(work)
 
@@ -675,6 +676,25 @@ class Catalog:
 # --------------------------------------------------------------------------------------------
 # module-level helpers working on an open connection
 # --------------------------------------------------------------------------------------------
+
+
+def _upsert_product(conn: Connection, record: ProductRecord, values: dict[str, Any]) -> int:
+    """Insert the product row, or update the given (non-None) fields of the row of its path;
+    its id. A path registered with another level is refused."""
+    insert = upsert_insert(conn, schema.products).values(**values)
+    changes = {name: sa.func.coalesce(insert.excluded[name], _P[name]) for name in _UPDATABLE}
+    changes["updated_at"] = insert.excluded.updated_at
+    upsert = insert.on_conflict_do_update(
+        index_elements=[_P.path], set_=changes, where=_P.level == insert.excluded.level
+    ).returning(_P.id)
+    product_id = conn.scalar(upsert)
+    if product_id is None:  # the WHERE refused: registered with another level
+        level = conn.scalar(sa.select(_P.level).where(_P.path == record.path))
+        raise CatalogError(
+            f"already registered as {level}, cannot register it as {record.level.value}",
+            path=record.path,
+        )
+    return product_id
 
 
 def _metric(row: Mapping[str, Any]) -> QualityMetric:

@@ -28,11 +28,17 @@ class OutputError(DataPipeError):
     """An output cannot be written: it exists, it is an input, or its directory is not writable."""
 
 
+def absolute_path(path: str | Path) -> Path:
+    """``path`` made absolute against the working directory and normalised (``..`` removed),
+    symbolic links kept: the name under which a stage reports, writes and registers a file."""
+    return Path(os.path.abspath(path))
+
+
 def same_file(a: str | Path, b: str | Path) -> bool:
     """Whether ``a`` and ``b`` name the same file: equal absolute paths, or (both existing) the
     same device and inode, i.e. the same file through a symbolic or hard link."""
     a, b = Path(a), Path(b)
-    if os.path.normpath(a.absolute()) == os.path.normpath(b.absolute()):
+    if absolute_path(a) == absolute_path(b):
         return True
     try:
         return os.path.samefile(a, b)
@@ -50,7 +56,7 @@ def _nearest_existing(path: Path) -> Path:
 def check_writable_directory(directory: str | Path, what: str | Path | None = None) -> None:
     """Raise :class:`OutputError` unless files can be created in ``directory`` (or, if it does
     not exist yet, in the directory it would be created in). ``what`` names the output."""
-    directory = Path(directory).absolute()
+    directory = absolute_path(directory)
     existing = _nearest_existing(directory)
     if not existing.is_dir():
         raise OutputError(
@@ -96,7 +102,7 @@ def check_outputs(
         if (output.exists() or output.is_symlink()) and not overwrite:
             raise OutputError("exists; give --overwrite to replace it", path=output)
         check_writable_directory(output.parent, output)
-        checked.append(output.absolute())
+        checked.append(absolute_path(output))
     return checked
 
 
@@ -104,11 +110,11 @@ def check_output_directory(directory: str | Path, inputs: Iterable[str | Path] =
     """Check that ``directory`` can hold a dataset's files (created if missing) and is not one of
     the inputs; returns it absolute. Whether its existing content may be replaced is the
     dataset's own rule (its manifest), see ``datapipe simulate``."""
-    directory = Path(directory)
+    directory = absolute_path(directory)
     for source in inputs:
         if same_file(directory, source):
             raise OutputError("is also an input of this stage", path=directory)
     if directory.exists() and not directory.is_dir():
         raise OutputError("is a file, not a dataset directory", path=directory)
     check_writable_directory(directory, directory)
-    return directory.absolute()
+    return directory

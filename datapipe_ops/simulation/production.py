@@ -36,7 +36,7 @@ from datapipe_ops.errors import ConfigError, DataPipeError
 from datapipe_ops.faults import stop_point
 from datapipe_ops.instrument import SubarrayDescription, load_site, load_subarray
 from datapipe_ops.io import ProductWriter, layout
-from datapipe_ops.io.outputs import check_output_directory, check_outputs
+from datapipe_ops.io.outputs import absolute_path, check_output_directory, check_outputs
 from datapipe_ops.progress import progress_bar
 from datapipe_ops.simulation.config import (
     PRIMARY_ID,
@@ -160,7 +160,7 @@ def simulate_run(
     check_outputs`: existing ones are refused unless ``overwrite``) and each appears in one
     rename when complete.
     """
-    output = Path(output).absolute()
+    output = absolute_path(output)
     n_showers = component.n_showers if n_showers is None else int(n_showers)
     subarray = resolve_subarray(config)
     check_outputs([derived_path(output, "coefficients"), output], overwrite=overwrite)

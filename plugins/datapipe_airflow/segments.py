@@ -11,35 +11,42 @@ from typing import Any
 
 from airflow.sdk import task
 
-from datapipe_airflow.campaigns import dl0_to_dl1_step, register_dl0_step, register_dl1_step
+from datapipe_airflow.campaigns import dl0_to_dl1_step
 from datapipe_airflow.stage import stage_task
 
 
 def dl0_to_dl1_segment(plans: Any, campaign_kind: str) -> Any:
-    """register_campaign → register_dl0 → dl0_to_dl1 → register_dl1 → report.
+    """register_inputs → dl0_to_dl1 (one mapped task per DL0 file) → report.
 
-    ``plans`` is the task output listing one plan per DL0 file (from
-    :mod:`datapipe_airflow.campaigns`); the stage tasks are mapped over it, DL0→DL1 in the
-    ``dl0_to_dl1`` resources and pool. ``campaign_kind``: ``simulation`` or ``observation``
-    (the catalog campaign's kind). Returns ``register_dl1``.
+    ``plans`` is the task output listing one plan per DL0 file
+    (:func:`datapipe_airflow.campaigns.dl1_plan`). ``register_inputs`` is one stage task that
+    creates the campaign (of kind ``campaign_kind``: ``simulation`` or ``observation``) and
+    registers every DL0 file in one transaction; ``dl0_to_dl1`` is one mapped stage task per
+    file (its resources and pool) that writes the DL1 file and registers it with its lineage
+    itself, so one failed file blocks no other file. Returns ``dl0_to_dl1``.
     """
-    campaign = stage_task(
-        "register_campaign",
-        ["catalog", "campaign", "{{ params.campaign }}", "--kind", campaign_kind],
-    )
-    register_dl0 = stage_task("register_dl0", expand=plans.map(register_dl0_step))
+
+    @task
+    def list_inputs(plans: list, params: dict | None = None) -> list:
+        """The command registering the campaign's inputs (one element: one task)."""
+        from datapipe_airflow.campaigns import register_inputs_command
+        from datapipe_airflow.xcom import as_list
+
+        return [register_inputs_command(as_list(plans), params["campaign"], campaign_kind)]
+
+    register_inputs = stage_task("register_inputs", expand=list_inputs(plans))
     dl1 = stage_task("dl0_to_dl1", kind="dl0_to_dl1", expand=plans.map(dl0_to_dl1_step))
-    register_dl1 = stage_task("register_dl1", expand=plans.map(register_dl1_step))
 
     @task
     def report(outputs: list) -> list:
         """Where the products are."""
-        # index the lazy XCom sequence (iterating it probes one past the end)
-        files = sorted(path for i in range(len(outputs)) for path in outputs[i])
+        from datapipe_airflow.xcom import as_list
+
+        files = sorted(path for paths in as_list(outputs) for path in paths)
         directories = sorted({str(Path(path).parent) for path in files})
         print(f"{len(files)} DL1 file(s) in {', '.join(directories)}")
         return files
 
-    plans >> campaign >> register_dl0 >> dl1 >> register_dl1
-    register_dl1 >> report(dl1.output)
-    return register_dl1
+    register_inputs >> dl1
+    report(dl1.output)
+    return dl1
