@@ -353,8 +353,10 @@ def filter_name(dset: h5py.Dataset) -> str:
 def _stage_time(dl0: Path, coefficients: Path) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.dl1.h5"
-        dl0_to_dl1(dl0, out, coefficients, register=False)  # warm up
-        return best_cpu_time(lambda: dl0_to_dl1(dl0, out, coefficients, register=False), 2)
+        dl0_to_dl1(dl0, out, coefficients, register=False, overwrite=True)  # warm up
+        return best_cpu_time(
+            lambda: dl0_to_dl1(dl0, out, coefficients, register=False, overwrite=True), 2
+        )
 
 
 def _n_telescope_events(dl0: Path) -> int:
@@ -427,7 +429,7 @@ config = DL0ToDL1Config(chunk_size=int(chunk))
 dl0_to_dl1(warm_dl0, out, warm_coefficients, config, register=False)  # imports, numba cache
 before = peak_rss_kib()
 tracemalloc.start()
-dl0_to_dl1(dl0, out, coefficients, config, register=False)
+dl0_to_dl1(dl0, out, coefficients, config, register=False, overwrite=True)
 traced = tracemalloc.get_traced_memory()[1]
 print(before, peak_rss_kib(), traced)
 """

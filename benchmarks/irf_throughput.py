@@ -233,7 +233,7 @@ def dl3_writing(n: int, directory: Path) -> None:
 
     from datapipe_ops.dl3.config import DL3Config
     from datapipe_ops.dl3.eventlist import ObservationInfo, common_cards, events_hdu, radec
-    from datapipe_ops.io.outputs import write_fits
+    from datapipe_ops.io.fits import write_fits
 
     rng = np.random.default_rng(5)
     events = selected_events(n, rng)

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 from datapipe_airflow.campaigns import calibration_need
+from datapipe_airflow.dag_defaults import DEFAULT_ARGS, common_params
 from datapipe_airflow.segments import dl0_to_dl1_segment
 from datapipe_airflow.sensors.bdms import BDMSDataArrivalSensor
 from datapipe_airflow.sensors.calibpipe import CalibPipeCoefficientsSensor
@@ -23,9 +24,12 @@ noon; its start date is the night, `YYYY-MM-DD` of the evening):
 3. **plan** — the versioned output location `products/<campaign>/<version>/<night>/dl1/`;
 4. **wait_for_coefficients** — one deferrable sensor per block: CalibPipe coefficients whose
    validity covers the block, for each of its telescopes, registered in the catalog;
-5. **register_dl0 → dl0_to_dl1 → register_dl1** — one mapped task per block, DL1 registered with
-   its DL0 input, the DAG run and task ids;
-6. **report** — where the products are.
+5. **register_inputs** — one task: the campaign and every block's DL0 file in the catalog, in one
+   transaction;
+6. **dl0_to_dl1** — one mapped task per block: the stage writes the DL1 file (`--overwrite`
+   inside this version directory, so a retry is idempotent) and registers it with its lineage,
+   the DAG run and task ids; a failed block blocks no other block;
+7. **report** — where the products are.
 
 **Reprocessing** is a backfill over a date range with a new `version` or `dl1_config` in the run
 conf, e.g. `airflow backfill create --dag-id observation_processing --from-date 2026-11-20
@@ -37,13 +41,7 @@ Later issues extend it to DL2, DL3 with marginalised or tailored IRFs, quality m
 """
 
 PARAMS = {
-    "campaign": Param(
-        "nightly",
-        type="string",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-        title="Campaign",
-        description="Catalog campaign of the products; also the products directory.",
-    ),
+    **common_params("nightly", 12.0, "the night's DL0 and for its coefficients"),
     "night": Param(
         "",
         type="string",
@@ -58,37 +56,6 @@ PARAMS = {
         title="BDMS prefix",
         description="The night's dataset is <bdms_prefix>/<night> in BDMS.",
     ),
-    "version": Param(
-        "",
-        type="string",
-        pattern=r"^([A-Za-z0-9][A-Za-z0-9._-]*)?$",
-        title="Processing version",
-        description=(
-            "Output version directory. Empty: <software version>-<config digest>; a backfill "
-            "with a new version or config writes a new location and never overwrites."
-        ),
-    ),
-    "dl1_config": Param(
-        "",
-        type="string",
-        title="DL0→DL1 config",
-        description="YAML config of datapipe dl0-to-dl1 (empty: the stage's defaults).",
-    ),
-    "wait_timeout_hours": Param(
-        12.0,
-        type="number",
-        minimum=0,
-        title="Wait for data (hours)",
-        description="How long to wait for the night's DL0 and for its coefficients.",
-    ),
-}
-
-DEFAULT_ARGS = {
-    "owner": "datapipe-operations",
-    "retries": 2,
-    "retry_delay": timedelta(minutes=1),
-    "retry_exponential_backoff": True,
-    "max_retry_delay": timedelta(minutes=30),
 }
 
 
@@ -155,10 +122,10 @@ def observation_processing():
         """Per block, the stage commands, with the coefficients the catalog found for it."""
         from datapipe_airflow import campaigns
         from datapipe_airflow.stage_failure import fail_without_retry
+        from datapipe_airflow.xcom import as_list
 
-        found = [coefficients[i] for i in range(len(coefficients))]  # the lazy XCom sequence
         with fail_without_retry(campaigns.CampaignError):
-            return campaigns.plan_night_dl1(blocks, found, params)
+            return campaigns.plan_night_dl1(blocks, as_list(coefficients), params)
 
     plans = plan_dl1(blocks, wait_coefficients.output)
     dl0_to_dl1_segment(plans, "observation")

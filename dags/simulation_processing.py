@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pendulum
 from airflow.sdk import Param, dag, task
+from datapipe_airflow.dag_defaults import DEFAULT_ARGS, common_params
 from datapipe_airflow.segments import dl0_to_dl1_segment
 from datapipe_airflow.sensors.bdms import BDMSDataArrivalSensor
 
@@ -18,13 +19,14 @@ BDMS has delivered all of it:
 1. **wait_for_production** — deferrable: waits in the triggerer until the dataset's manifest is
    complete and every file's sha256 matches (`wait_timeout_hours`, then fails naming what is
    missing);
-2. **plan** — picks the versioned output location
-   `products/<campaign>/<version>/dl1/` (a new `version` or a new config never overwrites
-   earlier products) and one command per DL0 file;
-3. **register_campaign**, **register_dl0** — the campaign and its DL0 files in the catalog;
-4. **dl0_to_dl1** — one mapped task per file (pool `datapipe_heavy`);
-5. **register_dl1** — each DL1 file with its DL0 input (lineage), the DAG run and task ids;
-6. **report** — where the products are.
+2. **plan** — claims the versioned output location `products/<campaign>/<version>/dl1/` (a new
+   `version` or a new config never overwrites earlier products) and plans each DL0 file;
+3. **register_inputs** — one task: the campaign and all its DL0 files in the catalog, in one
+   transaction;
+4. **dl0_to_dl1** — one mapped task per file (pool `datapipe_heavy`): the stage writes the DL1
+   file (`--overwrite` inside this version directory, so a retry is idempotent) and registers
+   it with its lineage, the DAG run and task ids; a failed file blocks no other file;
+5. **report** — where the products are.
 
 Later issues add merge → training → apply → IRFs → benchmarks after DL1.
 """
@@ -37,44 +39,7 @@ PARAMS = {
         title="BDMS dataset",
         description="The production's dataset in BDMS (a path under the BDMS root).",
     ),
-    "campaign": Param(
-        "simulation-demo",
-        type="string",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-        title="Campaign",
-        description="Catalog campaign the products belong to; also the products directory.",
-    ),
-    "version": Param(
-        "",
-        type="string",
-        pattern=r"^([A-Za-z0-9][A-Za-z0-9._-]*)?$",
-        title="Processing version",
-        description=(
-            "Output version directory. Empty: <software version>-<config digest>, so that a "
-            "new config or software version never overwrites earlier products."
-        ),
-    ),
-    "dl1_config": Param(
-        "",
-        type="string",
-        title="DL0→DL1 config",
-        description="YAML config of datapipe dl0-to-dl1 (empty: the stage's defaults).",
-    ),
-    "wait_timeout_hours": Param(
-        24.0,
-        type="number",
-        minimum=0,
-        title="Wait for BDMS (hours)",
-        description="How long to wait for the production to be complete in BDMS.",
-    ),
-}
-
-DEFAULT_ARGS = {
-    "owner": "datapipe-operations",
-    "retries": 2,
-    "retry_delay": timedelta(minutes=1),
-    "retry_exponential_backoff": True,
-    "max_retry_delay": timedelta(minutes=30),
+    **common_params("simulation-demo", 24.0, "the production to be complete in BDMS"),
 }
 
 

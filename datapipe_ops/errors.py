@@ -42,4 +42,5 @@ class CatalogError(DataPipeError):
 
 
 class OutputError(DataPipeError):
-    """An output cannot be written: it exists (without overwrite) or is one of the inputs."""
+    """An output cannot be written: it exists (without overwrite), it is one of the inputs, or
+    its directory is not writable (see :mod:`datapipe_ops.io.outputs`)."""

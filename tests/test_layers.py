@@ -19,8 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "datapipe_ops"
 
 #: The foundation every sub-package may use: errors, checksums, settings, resource files,
-#: progress reporting and configuration loading.
-FOUNDATION = frozenset({"errors", "checksum", "settings", "resources", "progress", "config"})
+#: progress reporting, configuration loading and the fault-injection points of the kill tests.
+FOUNDATION = frozenset(
+    {"errors", "checksum", "settings", "resources", "progress", "config", "faults"}
+)
 
 #: Which sub-packages of datapipe_ops each one may import (``datapipe_ops`` itself, i.e.
 #: ``__version__``, is open to all). Some rows are for stages that do not exist yet; a new
@@ -33,22 +35,26 @@ ALLOWED: dict[str, frozenset[str]] = {
     "progress": frozenset({"errors"}),
     "resources": frozenset({"errors", "settings"}),
     "config": frozenset({"errors", "resources", "settings"}),
+    "faults": frozenset({"errors"}),
     # models and storage: know nothing of the stages
     "instrument": FOUNDATION,
     "io": FOUNDATION | {"instrument"},
     "image": FOUNDATION | {"instrument"},
     "catalog": FOUNDATION,
-    "bdms": FOUNDATION,
+    "bdms": FOUNDATION | {"catalog"},
+    # what every stage checks before its first event
+    "preflight": FOUNDATION | {"io", "catalog"},
     # the stages
-    "simulation": FOUNDATION | {"instrument", "io", "image", "catalog", "bdms"},
-    "calib": FOUNDATION | {"instrument", "io", "image", "catalog"},
-    "reco": FOUNDATION | {"instrument", "io", "image", "catalog"},
-    "merge": FOUNDATION | {"instrument", "io", "catalog"},
-    "irf": FOUNDATION | {"instrument", "io", "catalog", "reco"},
-    "dl3": FOUNDATION | {"instrument", "io", "catalog", "reco", "irf"},
-    "quality": FOUNDATION | {"instrument", "io", "image", "catalog", "calib", "reco", "irf"},
+    "simulation": FOUNDATION | {"instrument", "io", "image", "catalog", "bdms", "preflight"},
+    "calib": FOUNDATION | {"instrument", "io", "image", "catalog", "preflight"},
+    "reco": FOUNDATION | {"instrument", "io", "image", "catalog", "preflight"},
+    "merge": FOUNDATION | {"instrument", "io", "catalog", "preflight"},
+    "irf": FOUNDATION | {"instrument", "io", "catalog", "reco", "preflight"},
+    "dl3": FOUNDATION | {"instrument", "io", "catalog", "reco", "irf", "preflight"},
+    "quality": FOUNDATION
+    | {"instrument", "io", "image", "catalog", "calib", "reco", "irf", "preflight"},
     "benchmarks": FOUNDATION
-    | {"instrument", "io", "image", "catalog", "calib", "reco", "irf", "dl3"},
+    | {"instrument", "io", "image", "catalog", "calib", "reco", "irf", "dl3", "preflight"},
     # the command line sits on top of everything
     "cli": FOUNDATION
     | {
@@ -57,6 +63,7 @@ ALLOWED: dict[str, frozenset[str]] = {
         "image",
         "catalog",
         "bdms",
+        "preflight",
         "simulation",
         "calib",
         "reco",

@@ -29,6 +29,7 @@ from datapipe_ops.calib.cleaning import clean_images
 from datapipe_ops.calib.config import CleaningConfig, DL0ToDL1Config, ExtractionConfig
 from datapipe_ops.calib.extraction import extract_images, integration_correction
 from datapipe_ops.errors import CalibrationError, InputFileError
+from datapipe_ops.faults import stop_point
 from datapipe_ops.image.geometry import ImageGeometry
 from datapipe_ops.image.parameters import (
     PARAMETER_UNITS,
@@ -37,7 +38,9 @@ from datapipe_ops.image.parameters import (
 )
 from datapipe_ops.io import ProductWriter, layout, open_product, read_rows
 from datapipe_ops.io.instrument import read_subarray
+from datapipe_ops.io.outputs import absolute_path
 from datapipe_ops.io.tables import META_SUFFIX, iter_chunks
+from datapipe_ops.preflight import preflight
 from datapipe_ops.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -97,7 +100,10 @@ class EventTimes:
         stop = min(self._next + TRIGGER_BLOCK, n_rows)
         rows = read_rows(self._dset, self._next, stop)
         self._next = stop
-        self._ids = np.concatenate([self._ids, rows["event_id"].astype(np.int64)])
+        ids = rows["event_id"].astype(np.int64)
+        previous = self._ids[-1:] if self._ids.size else np.zeros(0, np.int64)
+        check_increasing(np.concatenate([previous, ids]), self._dset)
+        self._ids = np.concatenate([self._ids, ids])
         self._times = np.concatenate([self._times, rows["time"].astype(np.float64)])
         return True
 
@@ -189,16 +195,33 @@ def _obs_id(dl0: h5py.File, index_rows: np.ndarray) -> int:
     return int(dl0.attrs.get("obs_id", -1))
 
 
+def check_increasing(event_id: np.ndarray, dset: h5py.Dataset) -> None:
+    """InputFileError naming the first event id of ``dset`` that repeats or goes backwards."""
+    steps = np.diff(event_id)
+    bad = np.flatnonzero(steps <= 0)
+    if bad.size:
+        i = int(bad[0])
+        problem = (
+            f"event_id {int(event_id[i + 1])} appears more than once"
+            if steps[i] == 0
+            else f"is not sorted by event_id ({int(event_id[i])} before {int(event_id[i + 1])})"
+        )
+        raise InputFileError(f"{dset.name} {problem}", path=dset.file.filename)
+
+
 def check_coverage(dl0: h5py.File, plans: dict[int, TelescopePlan], block: int = 65536) -> None:
-    """Fail early (before any waveform is read) if an event has no valid coefficients."""
+    """Fail early (before any waveform is read) if a telescope's event ids repeat or an event
+    has no valid coefficients."""
     for tel_id, plan in plans.items():
         _, index = _telescope_datasets(dl0, tel_id)
         times = EventTimes(dl0)
+        last = np.zeros(0, np.int64)
         for start, stop in iter_chunks(index.shape[0], block):
             rows = read_rows(index, start, stop)
-            plan.coefficients.rows_for(
-                times.lookup(rows["event_id"].astype(np.int64)), _obs_id(dl0, rows)
-            )
+            event_id = rows["event_id"].astype(np.int64)
+            check_increasing(np.concatenate([last, event_id]), index)
+            last = event_id[-1:]
+            plan.coefficients.rows_for(times.lookup(event_id), _obs_id(dl0, rows))
 
 
 def _aligned_chunk(dset: h5py.Dataset, chunk_size: int) -> int:
@@ -360,6 +383,7 @@ def _process_telescope(
             writer.append_table(images_path, images)
         n_valid += int(np.count_nonzero(valid))
         advance(stop - start)
+        stop_point("stage:chunk")
     attrs = {
         "camera": plan.camera,
         "extraction": plan.extraction.model_dump_json(),
@@ -394,25 +418,37 @@ def dl0_to_dl1(
     chunk_size: int | None = None,
     register: bool = True,
     catalog_url: str | None = None,
+    campaign: str | None = None,
+    overwrite: bool = False,
     show_progress: bool = False,
 ) -> DL1Summary:
     """Turn a DL0 product into a DL1 product (parameters, optionally images).
+
+    Everything the stage needs is checked before the first event
+    (:func:`~datapipe_ops.preflight.preflight`, then the coefficients' coverage of every event);
+    the product appears at ``output_path`` in one rename, then is registered with its lineage
+    in one catalog transaction.
 
     Parameters
     ----------
     input_path
         The DL0 product.
     output_path
-        The DL1 product to write (atomically; replaced if it exists).
+        The DL1 product to write (atomically). An existing file is refused unless
+        ``overwrite``; an output that is one of the inputs is refused always.
     coefficients_path
         The CalibPipe coefficients product (level CALIBRATION) covering the DL0 events.
     config
         Stage configuration (default: built-in defaults).
     chunk_size
         Telescope events per compiled call (default: the configuration's ``chunk_size``).
-    register, catalog_url
-        Register the product (and its inputs if they are not yet) in the catalog at
-        ``catalog_url`` (default: ``DATAPIPE_CATALOG_URL``).
+    register, catalog_url, campaign
+        Register the product in ``campaign`` (which must exist), with its inputs (registered
+        too if they are not yet), in the catalog at ``catalog_url`` (default:
+        ``DATAPIPE_CATALOG_URL``).
+    overwrite
+        Replace an existing output (a DAG task passes it inside its own version directory, so
+        that a retry is idempotent).
     show_progress
         Show a progress bar (telescope events) on stderr.
 
@@ -422,11 +458,23 @@ def dl0_to_dl1(
         Missing, truncated or foreign DL0 product, wrong schema version, inconsistent content.
     CalibrationError
         Missing coefficients, or events outside their validity.
+    OutputError
+        The output exists (without ``overwrite``), is an input, or cannot be written.
+    CatalogError
+        Registration is on and the catalog is unreachable or lacks the campaign.
     """
     config = config or DL0ToDL1Config()
     chunk_size = chunk_size or config.chunk_size
-    input_path, output_path = Path(input_path), Path(output_path)
-    coefficients_path = Path(coefficients_path)
+    input_path, output_path = absolute_path(input_path), absolute_path(output_path)
+    coefficients_path = absolute_path(coefficients_path)
+    preflight(
+        {input_path: "DL0", coefficients_path: "CALIBRATION"},
+        [output_path],
+        overwrite=overwrite,
+        register=register,
+        catalog_url=catalog_url,
+        campaign=campaign,
+    )
     summary = DL1Summary(output=output_path)
     with (
         open_product(input_path, level="DL0") as dl0,
@@ -442,6 +490,7 @@ def dl0_to_dl1(
             )
         plans = {t: _plan(t, subarray, calibration, config) for t in tel_ids}
         check_coverage(dl0, plans)
+        stop_point("stage:start")
         total = sum(dl0[layout.tel_path(layout.WAVEFORMS, t)].shape[0] for t in tel_ids)
         writer = ProductWriter(
             output_path,
@@ -464,7 +513,7 @@ def dl0_to_dl1(
         root = _root_attrs(dl0)
     if register:
         summary.product_id = register_dl1(
-            summary, input_path, coefficients_path, writer.provenance, root, catalog_url
+            summary, input_path, coefficients_path, writer.provenance, root, catalog_url, campaign
         )
     return summary
 
@@ -476,34 +525,35 @@ def register_dl1(
     provenance: dict[str, Any],
     root_attrs: dict[str, Any],
     catalog_url: str | None = None,
+    campaign: str | None = None,
 ) -> int:
-    """Register the DL1 product with its lineage (the inputs are registered first if needed)."""
+    """Register the DL1 product in ``campaign`` with its lineage, in one transaction (the
+    inputs are registered in it too if they are not yet)."""
     from datapipe_ops.catalog import Catalog, ProductRecord
 
     hashes = {Path(r["path"]): r["sha256"] for r in provenance["inputs"]}
     obs_id = int(root_attrs["obs_id"]) if "obs_id" in root_attrs else None
     particle = root_attrs.get("particle")
     particle = particle.decode() if isinstance(particle, bytes) else particle
-    with Catalog(catalog_url) as catalog:
-        for path, level in ((input_path, "DL0"), (coefficients_path, "CALIBRATION")):
-            if catalog.find_product(path.absolute()) is None:
-                record = ProductRecord(
-                    path=path.absolute(),
-                    level=level,
-                    sha256=hashes.get(path.absolute()),
-                    size_bytes=path.stat().st_size,
-                    obs_id=obs_id,
-                    particle=particle if level == "DL0" else None,
-                )
-                catalog.register_product(record)
-        record = ProductRecord.from_file(
-            summary.output.absolute(),
-            level="DL1",
-            n_events=summary.n_events,
+    inputs = [
+        ProductRecord(
+            path=path.absolute(),
+            level=level,
+            sha256=hashes.get(path.absolute()),
+            size_bytes=path.stat().st_size,
             obs_id=obs_id,
-            particle=particle,
-            config_hash=provenance["config_hash"],
+            particle=particle if level == "DL0" else None,
         )
-        return catalog.register_product(
-            record, inputs=[input_path.absolute(), coefficients_path.absolute()]
-        )
+        for path, level in ((input_path, "DL0"), (coefficients_path, "CALIBRATION"))
+    ]
+    record = ProductRecord.from_file(
+        summary.output.absolute(),
+        level="DL1",
+        campaign=campaign,
+        n_events=summary.n_events,
+        obs_id=obs_id,
+        particle=particle,
+        config_hash=provenance["config_hash"],
+    )
+    with Catalog(catalog_url) as catalog:
+        return catalog.register_product(record, new_inputs=inputs)

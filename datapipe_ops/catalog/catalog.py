@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 from datapipe_ops import settings
 from datapipe_ops.catalog import schema
 from datapipe_ops.catalog.connection import (
+    catalog_errors,
     create_catalog_engine,
     display_url,
     read_transaction,
@@ -55,6 +56,7 @@ from datapipe_ops.catalog.models import (
 )
 from datapipe_ops.catalog.query import product_conditions
 from datapipe_ops.errors import CalibrationError, CatalogError
+from datapipe_ops.faults import stop_point
 
 type ProductRef = int | str | Path | Product
 
@@ -190,13 +192,21 @@ class Catalog:
     # products
 
     def register_product(
-        self, record: ProductRecord, inputs: Sequence[str | Path | Product] = ()
+        self,
+        record: ProductRecord,
+        inputs: Sequence[str | Path | Product] = (),
+        new_inputs: Sequence[ProductRecord] = (),
     ) -> int:
         """Register (or update) a product and its inputs; return its id.
 
         Idempotent: the same path registered again is the same row, with the new values of
         every field that is not ``None`` and a new ``updated_at``. ``inputs`` are registered
-        products (paths or products); their lineage links are added once.
+        products (paths or products); their lineage links are added once. ``new_inputs`` are
+        inputs that may not be registered yet: those that are not are registered as given,
+        those that are keep their row; all are linked as inputs too.
+
+        Everything happens in one transaction: the product, its lineage and the inputs it
+        registers appear together or not at all (a process killed half-way leaves nothing).
 
         Raises
         ------
@@ -204,33 +214,27 @@ class Catalog:
             An input is not registered, the campaign does not exist, the path is registered
             with another level, or the inputs would make the product its own ancestor.
         """
-        input_paths = list(dict.fromkeys(_ref_path(ref) for ref in inputs))
+        refs = [*inputs, *(r.path for r in new_inputs)]
+        input_paths = list(dict.fromkeys(_ref_path(ref) for ref in refs))
         if record.path in input_paths:
             raise CatalogError("a product cannot be its own input", path=record.path)
         now = _now()
         values = _plain(record.model_dump()) | {"created_at": now, "updated_at": now}
+        added = [
+            _plain(r.model_dump()) | {"created_at": now, "updated_at": now} for r in new_inputs
+        ]
 
         def work(conn: Connection) -> int:
+            for row in added:
+                insert = upsert_insert(conn, schema.products).values(**row)
+                conn.execute(insert.on_conflict_do_nothing(index_elements=[_P.path]))
+            stop_point("catalog:register")
             input_ids = self._ids_of_paths(conn, input_paths)
             self._check_campaign(conn, record)
             existing = conn.scalar(sa.select(_P.id).where(_P.path == record.path))
             if existing is not None and input_ids:
                 self._refuse_cycle(conn, existing, input_ids, record.path)
-            insert = upsert_insert(conn, schema.products).values(**values)
-            changes = {
-                name: sa.func.coalesce(insert.excluded[name], _P[name]) for name in _UPDATABLE
-            }
-            changes["updated_at"] = insert.excluded.updated_at
-            upsert = insert.on_conflict_do_update(
-                index_elements=[_P.path], set_=changes, where=_P.level == insert.excluded.level
-            ).returning(_P.id)
-            product_id = conn.scalar(upsert)
-            if product_id is None:  # the WHERE refused: registered with another level
-                level = conn.scalar(sa.select(_P.level).where(_P.path == record.path))
-                raise CatalogError(
-                    f"already registered as {level}, cannot register it as {record.level.value}",
-                    path=record.path,
-                )
+            product_id = _upsert_product(conn, record, values)
             if input_ids:
                 links = upsert_insert(conn, schema.lineage).on_conflict_do_nothing()
                 conn.execute(
@@ -238,6 +242,21 @@ class Catalog:
                     [{"product_id": product_id, "input_product_id": i} for i in input_ids],
                 )
             return product_id
+
+        return self._write(work)
+
+    def register_products(self, records: Sequence[ProductRecord]) -> list[int]:
+        """Register (or update) several products without lineage in one transaction: all of
+        them or, if one is refused, none. Idempotent like :meth:`register_product`."""
+        now = _now()
+        rows = [
+            (r, _plain(r.model_dump()) | {"created_at": now, "updated_at": now}) for r in records
+        ]
+
+        def work(conn: Connection) -> list[int]:
+            for record, _ in rows:
+                self._check_campaign(conn, record)
+            return [_upsert_product(conn, record, values) for record, values in rows]
 
         return self._write(work)
 
@@ -274,6 +293,17 @@ class Catalog:
                 "these inputs descend from the product itself; lineage cannot have a cycle",
                 path=path,
             )
+
+    def check_ready(self, campaign: str | None = None) -> None:
+        """Fail now, as one :class:`CatalogError`, if a registration would fail later: the
+        database unreachable, its schema not usable, or ``campaign`` (if given) not in it.
+
+        Stages call it before their first event (:func:`datapipe_ops.preflight.preflight`).
+        """
+        with catalog_errors(self._engine):
+            self._read(lambda conn: conn.execute(sa.select(sa.literal(1))).scalar())
+        if campaign is not None:
+            self.get_campaign(campaign)
 
     def find_product(self, ref: ProductRef) -> Product | None:
         """The product ``ref`` designates, or ``None`` if it is not registered."""
@@ -646,6 +676,25 @@ class Catalog:
 # --------------------------------------------------------------------------------------------
 # module-level helpers working on an open connection
 # --------------------------------------------------------------------------------------------
+
+
+def _upsert_product(conn: Connection, record: ProductRecord, values: dict[str, Any]) -> int:
+    """Insert the product row, or update the given (non-None) fields of the row of its path;
+    its id. A path registered with another level is refused."""
+    insert = upsert_insert(conn, schema.products).values(**values)
+    changes = {name: sa.func.coalesce(insert.excluded[name], _P[name]) for name in _UPDATABLE}
+    changes["updated_at"] = insert.excluded.updated_at
+    upsert = insert.on_conflict_do_update(
+        index_elements=[_P.path], set_=changes, where=_P.level == insert.excluded.level
+    ).returning(_P.id)
+    product_id = conn.scalar(upsert)
+    if product_id is None:  # the WHERE refused: registered with another level
+        level = conn.scalar(sa.select(_P.level).where(_P.path == record.path))
+        raise CatalogError(
+            f"already registered as {level}, cannot register it as {record.level.value}",
+            path=record.path,
+        )
+    return product_id
 
 
 def _metric(row: Mapping[str, Any]) -> QualityMetric:

@@ -314,6 +314,66 @@ def register(
     typer.echo(f"registered {record.path} as product {product_id}")
 
 
+@app.command("register-inputs")
+def register_inputs(
+    product: Annotated[
+        list[str],
+        typer.Option(
+            "--product",
+            help='One product as JSON, e.g. \'{"path": "/d/a.dl0.h5", "level": "DL0", '
+            '"obs_id": 1}\' (repeat). With "sha256" and "size_bytes" (from a verified '
+            "manifest) the file is not read again.",
+        ),
+    ],
+    campaign: Annotated[str, typer.Option(help="The campaign the products belong to.")],
+    campaign_kind: Annotated[
+        str | None,
+        typer.Option(help="Create the campaign with this kind if it does not exist yet."),
+    ] = None,
+    catalog: CatalogURL = None,
+) -> None:
+    """Register a campaign's input products in one transaction (all of them or none).
+
+    Idempotent: registering them again updates the same rows. This is the one task by which
+    a campaign DAG registers its inputs; each stage registers its own product and lineage.
+    """
+    from datapipe_ops.catalog import Catalog
+
+    records = [input_record(text, campaign) for text in product]
+    with Catalog(catalog) as cat:
+        if campaign_kind is not None:
+            cat.ensure_campaign(campaign, campaign_kind)
+        cat.register_products(records)
+    typer.echo(f"registered {len(records)} input product(s) in campaign {campaign}")
+
+
+def input_record(text: str, campaign: str | None = None) -> Any:
+    """The ProductRecord of one ``--product`` JSON object (one-line errors otherwise)."""
+    import json
+
+    from datapipe_ops import __version__
+    from datapipe_ops.catalog import ProductRecord, orchestration_context
+    from datapipe_ops.catalog.models import build
+    from datapipe_ops.errors import CatalogError, InputFileError
+
+    try:
+        fields = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CatalogError(f"--product is not valid JSON: {exc.msg}", path=text[:80]) from None
+    if not isinstance(fields, dict) or "path" not in fields or "level" not in fields:
+        raise CatalogError("--product needs a JSON object with 'path' and 'level'", text[:80])
+    fields = {k: v for k, v in fields.items() if v is not None}
+    if campaign is not None:
+        fields["campaign"] = campaign
+    path = Path(fields["path"])
+    if fields.get("sha256") is None or fields.get("size_bytes") is None:
+        return ProductRecord.from_file(path, **{k: v for k, v in fields.items() if k != "path"})
+    if not path.is_file():
+        raise InputFileError("no such file", path=path)
+    context = {"software_version": __version__, **orchestration_context()}
+    return build(ProductRecord, **(context | fields))
+
+
 @app.command("campaign")
 def campaign(
     name: Annotated[str, typer.Argument(help="Campaign name.")],

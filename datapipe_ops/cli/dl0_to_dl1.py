@@ -44,8 +44,20 @@ def dl0_to_dl1(
             show_default=False,
         ),
     ] = None,
+    campaign: Annotated[
+        str | None,
+        typer.Option(help="Register the product in this catalog campaign (it must exist)."),
+    ] = None,
     no_register: Annotated[
         bool, typer.Option("--no-register", help="Do not register the product in the catalog.")
+    ] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Replace an existing output (without it an existing output is refused; "
+            "an output that is one of the inputs is refused always).",
+        ),
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
@@ -53,7 +65,8 @@ def dl0_to_dl1(
 
     Writes DL1 parameters per telescope (and images if the configuration says so), passes the
     instrument, simulation and trigger tables through, records provenance and registers the
-    product with its inputs in the catalog.
+    product with its inputs in the catalog. Everything is checked before the first event
+    (inputs, coefficients, configuration, output, catalog); the output appears in one rename.
     """
     from datapipe_ops.calib.config import DL0ToDL1Config
     from datapipe_ops.calib.stage import dl0_to_dl1 as run_stage
@@ -68,6 +81,8 @@ def dl0_to_dl1(
         chunk_size=chunk_size,
         register=not no_register,
         catalog_url=catalog,
+        campaign=campaign,
+        overwrite=overwrite,
         show_progress=not quiet,
     )
     registered = "" if summary.product_id is None else f", catalog id {summary.product_id}"

@@ -13,9 +13,26 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-ConfigOption = Annotated[
+ProductionConfigOption = Annotated[
+    Path,
+    typer.Option(
+        "--config",
+        "-c",
+        help="YAML configuration with the particle components (required: a production has no "
+        "built-in components; include/config/simulation/demo.yaml is an example).",
+    ),
+]
+ObservationConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="YAML configuration (default: the built-in defaults)."),
+    typer.Option(
+        "--config", "-c", help="YAML configuration (default: the built-in observation defaults)."
+    ),
+]
+OverwriteOption = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite", help="Replace existing output (without it, existing output is refused)."
+    ),
 ]
 SeedOption = Annotated[
     int | None, typer.Option("--seed", help="Seed (default: the configuration's 'seed').")
@@ -23,20 +40,17 @@ SeedOption = Annotated[
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
 
 
-def _production_config(path: Path | None):
+def _production_config(path: Path):
     from datapipe_ops.config import load_config
-    from datapipe_ops.errors import ConfigError
     from datapipe_ops.simulation.config import SimulationConfig
 
-    if path is None:
-        raise ConfigError("a production needs --config (its particle components)")
     return load_config(path, SimulationConfig)
 
 
 @app.command("run")
 def run(
     output: Annotated[Path, typer.Option("--output", "-o", help="The DL0 file to write.")],
-    config: ConfigOption = None,
+    config: ProductionConfigOption,
     component: Annotated[
         str | None,
         typer.Option("--component", help="Particle component of the config (default: first)."),
@@ -51,12 +65,13 @@ def run(
         int | None, typer.Option("--obs-id", min=1, help="Default: obs_id_start + file index.")
     ] = None,
     seed: SeedOption = None,
+    overwrite: OverwriteOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Simulate one run (one DL0 file and its <name>.coefficients.h5) of one component.
 
     The result is identical to file --file-index of `simulate production` with the same
-    configuration and seed.
+    configuration and seed. Existing files are refused unless --overwrite.
     """
     from datapipe_ops.errors import ConfigError
     from datapipe_ops.simulation.production import file_seed, simulate_run
@@ -76,6 +91,7 @@ def run(
         run_index=file_index,
         n_showers=n_showers,
         show_progress=not quiet,
+        overwrite=overwrite,
     )
     typer.echo(
         f"{summary.path}: {summary.n_events} events ({summary.n_tel_events} telescope events) "
@@ -87,20 +103,25 @@ def run(
 @app.command("production")
 def production(
     output: Annotated[Path, typer.Option("--output", "-o", help="The dataset directory.")],
-    config: ConfigOption = None,
+    config: ProductionConfigOption,
     n_files: Annotated[
         int | None,
         typer.Option("--n-files", min=1, help="Files per particle component (default: config)."),
     ] = None,
     seed: SeedOption = None,
+    overwrite: OverwriteOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Simulate a production: every file of every component, with a MANIFEST.json."""
+    """Simulate a production: every file of every component, with a MANIFEST.json.
+
+    Re-running into the same directory with the same configuration keeps the intact files and
+    completes the rest; another production there is refused unless --overwrite.
+    """
     from datapipe_ops.simulation.production import simulate_production
 
     settings = _production_config(config)
     manifest = simulate_production(
-        settings, output, n_files=n_files, seed=seed, show_progress=not quiet
+        settings, output, n_files=n_files, seed=seed, show_progress=not quiet, overwrite=overwrite
     )
     dl0 = [f for f in manifest.files if f.level == "DL0"]
     typer.echo(
@@ -112,22 +133,32 @@ def production(
 @app.command("observation")
 def observation(
     output: Annotated[Path, typer.Option("--output", "-o", help="The dataset directory.")],
-    config: ConfigOption = None,
+    config: ObservationConfigOption = None,
     duration: Annotated[
         float | None,
         typer.Option("--duration", min=0.001, help="Seconds (default: config duration_s)."),
     ] = None,
     seed: SeedOption = None,
+    overwrite: OverwriteOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Simulate an observation block: DL0 without truth, coefficients, and a truth side file."""
+    """Simulate an observation block: DL0 without truth, coefficients, and a truth side file.
+
+    Re-running with the same configuration is a no-op once the dataset is complete; another
+    observation in the directory is refused unless --overwrite.
+    """
     from datapipe_ops.config import load_config
     from datapipe_ops.simulation.config import ObservationConfig
     from datapipe_ops.simulation.observation import simulate_observation
 
     settings = load_config(config, ObservationConfig)
     summary = simulate_observation(
-        settings, output, seed=seed, duration_s=duration, show_progress=not quiet
+        settings,
+        output,
+        seed=seed,
+        duration_s=duration,
+        show_progress=not quiet,
+        overwrite=overwrite,
     )
     counts = ", ".join(f"{k} {v}" for k, v in summary.triggered.items())
     typer.echo(f"{summary.path}: {summary.n_events} events ({counts}), obs_id {summary.obs_id}")

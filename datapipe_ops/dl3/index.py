@@ -21,7 +21,7 @@ from astropy.io import fits
 from astropy.table import Table, vstack
 
 from datapipe_ops.errors import InputFileError
-from datapipe_ops.io.outputs import write_fits
+from datapipe_ops.io.fits import write_fits
 
 HDU_INDEX = "hdu-index.fits.gz"
 OBS_INDEX = "obs-index.fits.gz"

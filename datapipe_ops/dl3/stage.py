@@ -23,7 +23,8 @@ from datapipe_ops.dl3 import eventlist, index
 from datapipe_ops.dl3.config import DL3Config
 from datapipe_ops.errors import InputFileError, OutputError
 from datapipe_ops.io import open_product
-from datapipe_ops.io.outputs import check_output, write_fits
+from datapipe_ops.io.fits import write_fits
+from datapipe_ops.io.outputs import check_output
 from datapipe_ops.irf.cuts import read_cuts
 from datapipe_ops.irf.events import check_dl2, model_set_id, read_events
 from datapipe_ops.irf.products import model_set_of, read_product_header, register_output

@@ -26,7 +26,8 @@ from astropy.io import fits
 
 from datapipe_ops.errors import InputFileError
 from datapipe_ops.io import layout, open_product, read_table
-from datapipe_ops.io.outputs import check_output, write_fits
+from datapipe_ops.io.fits import write_fits
+from datapipe_ops.io.outputs import check_output
 from datapipe_ops.irf.config import InterpolationConfig
 from datapipe_ops.irf.products import creator, read_product_header, register_output
 

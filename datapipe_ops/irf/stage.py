@@ -23,7 +23,8 @@ from datapipe_ops.checksum import sha256_file
 from datapipe_ops.errors import InputFileError
 from datapipe_ops.io import open_product
 from datapipe_ops.io.atomic import atomic_output
-from datapipe_ops.io.outputs import check_output, write_fits
+from datapipe_ops.io.fits import write_fits
+from datapipe_ops.io.outputs import check_output
 from datapipe_ops.irf.config import IRFConfig
 from datapipe_ops.irf.cuts import CutSet, find_cuts, read_cuts
 from datapipe_ops.irf.events import DL2Events, add_weights, check_dl2, read_particle

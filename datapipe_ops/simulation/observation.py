@@ -43,9 +43,11 @@ from datapipe_ops.bdms.manifest import (
 )
 from datapipe_ops.config import config_hash
 from datapipe_ops.errors import DataPipeError
+from datapipe_ops.faults import stop_point
 from datapipe_ops.instrument import load_site
 from datapipe_ops.instrument.frames import horizontal_to_telescope, icrs_to_horizontal
 from datapipe_ops.io import ProductWriter, layout, open_product, read_table
+from datapipe_ops.io.outputs import check_output_directory, check_outputs
 from datapipe_ops.progress import progress_bar
 from datapipe_ops.simulation.config import PRIMARY_ID, ObservationConfig
 from datapipe_ops.simulation.pipeline import (
@@ -210,9 +212,15 @@ def simulate_observation(
     seed: int | None = None,
     duration_s: float | None = None,
     show_progress: bool = True,
+    overwrite: bool = False,
 ) -> ObservationSummary:
-    """Simulate the observation block of ``config`` into the dataset directory ``output``."""
-    directory = Path(output)
+    """Simulate the observation block of ``config`` into the dataset directory ``output``.
+
+    Re-running with the same configuration, seed and duration is a no-op once the dataset is
+    complete and intact (and completes it otherwise). Another observation in the directory,
+    or files of this observation's names without a manifest, are refused unless ``overwrite``.
+    """
+    directory = check_output_directory(output)
     seed_sequence = np.random.SeedSequence(config.seed if seed is None else int(seed))
     duration = float(config.duration_s if duration_s is None else duration_s)
     subarray = resolve_subarray(config)
@@ -238,12 +246,16 @@ def simulate_observation(
         update={"seed": int(seed_sequence.entropy), "duration_s": duration}
     )
     digest = config_hash(resolved)
-    done = _existing(directory, digest, dl0_path, truth_path)
+    done = _existing(directory, digest, dl0_path, truth_path, overwrite)
     if done is not None:
         return done
+    coefficients_path = derived_path(dl0_path, "coefficients")
+    if not overwrite and not manifest_path(directory).exists():
+        check_outputs([coefficients_path, dl0_path, truth_path])
+    stop_point("stage:start")
     start_manifest(directory, name, "observation", n_files_expected=2)
     coefficients = write_coefficients_file(
-        derived_path(dl0_path, "coefficients"), array, config, start, stop, "simulate observation"
+        coefficients_path, array, config, start, stop, "simulate observation"
     )
     thrown = {s.label: 0 for s in species}
     triggered = {s.label: 0 for s in species}
@@ -306,6 +318,7 @@ def simulate_observation(
                 showers_table["event_id"] = event_id
                 events.write(event_id, start + times * u.s, tels, telescopes, showers_table)
                 advance(1)
+                stop_point("stage:chunk")
         events.finish()
         _write_observation_tables(dl0, config, start, stop, duration, pointing, subarray.site)
         truth.write_table(layout.SIMULATION_RUN, _species_table(config, species, thrown, duration))
@@ -347,18 +360,22 @@ def simulate_observation(
 
 
 def _existing(
-    directory: Path, digest: str, dl0_path: Path, truth_path: Path
+    directory: Path, digest: str, dl0_path: Path, truth_path: Path, overwrite: bool = False
 ) -> ObservationSummary | None:
     """The summary of an intact observation already made with this configuration (re-running
-    is then a no-op); None if there is none. Another configuration in the directory is refused.
+    is then a no-op); None if there is none. Another configuration in the directory is refused
+    unless ``overwrite`` (then None: it is made afresh).
     """
     if not manifest_path(directory).exists():
         return None
     manifest = read_manifest(directory)
     if any(f.meta.get("config_hash") != digest for f in manifest.files):
+        if overwrite:
+            return None
         raise DataPipeError(
             "the dataset directory already holds an observation made with another "
-            "configuration, seed or duration; write to a new directory",
+            "configuration, seed or duration; write to a new directory, or give --overwrite "
+            "to replace it",
             path=manifest_path(directory),
         )
     if not manifest.complete or verify_dataset(directory) or not truth_path.exists():

@@ -33,8 +33,10 @@ from datapipe_ops.bdms.manifest import (
 from datapipe_ops.checksum import sha256_file
 from datapipe_ops.config import config_hash
 from datapipe_ops.errors import ConfigError, DataPipeError
+from datapipe_ops.faults import stop_point
 from datapipe_ops.instrument import SubarrayDescription, load_site, load_subarray
 from datapipe_ops.io import ProductWriter, layout
+from datapipe_ops.io.outputs import absolute_path, check_output_directory, check_outputs
 from datapipe_ops.progress import progress_bar
 from datapipe_ops.simulation.config import (
     PRIMARY_ID,
@@ -150,11 +152,19 @@ def simulate_run(
     n_showers: int | None = None,
     show_progress: bool = True,
     stage: str = "simulate run",
+    overwrite: bool = False,
 ) -> RunSummary:
-    """Simulate one run of ``component`` into the DL0 file ``output`` (+ its coefficients)."""
-    output = Path(output)
+    """Simulate one run of ``component`` into the DL0 file ``output`` (+ its coefficients).
+
+    Both files are checked before the first shower (:func:`~datapipe_ops.io.outputs.
+    check_outputs`: existing ones are refused unless ``overwrite``) and each appears in one
+    rename when complete.
+    """
+    output = absolute_path(output)
     n_showers = component.n_showers if n_showers is None else int(n_showers)
     subarray = resolve_subarray(config)
+    check_outputs([derived_path(output, "coefficients"), output], overwrite=overwrite)
+    stop_point("stage:start")
     site = load_site(subarray.site)
     alt = np.deg2rad(90.0 - config.pointing.zenith_deg)
     az = np.deg2rad(config.pointing.azimuth_deg)
@@ -218,6 +228,7 @@ def simulate_run(
                     shower_rows(showers.select(result.shower_index), obs_id, event_id),
                 )
                 advance(size)
+                stop_point("stage:chunk")
         events.finish()
         writer.write_table(layout.SHOWER_DISTRIBUTION, histogram.table(obs_id, component.particle))
     return RunSummary(
@@ -266,30 +277,40 @@ def simulate_production(
     n_files: int | None = None,
     seed: int | None = None,
     show_progress: bool = True,
+    overwrite: bool = False,
 ) -> Manifest:
     """Write every file of a production into the dataset directory ``output``.
 
     ``n_files`` overrides each component's ``n_files``; ``seed`` the configured seed. The
     manifest is rewritten after every file; files already listed with the same configuration
-    hash and an intact checksum are kept (a killed production resumes where it stopped). A
-    dataset already made with another configuration is refused.
+    hash and an intact checksum are kept (a killed production resumes where it stopped, a
+    complete one is left as it is). A dataset made with another configuration, or files of the
+    production's names not listed in its manifest, are refused unless ``overwrite`` (then the
+    dataset starts afresh).
     """
-    directory = Path(output)
+    directory = check_output_directory(output)
     seed = config.seed if seed is None else int(seed)
     plan = production_files(config, n_files)
     resolved = config.model_copy(update={"seed": seed})
     digest = config_hash(resolved)
     expected = 2 * len(plan)
+    names = [n for *_, n in plan] + [derived_path(n, "coefficients").name for *_, n in plan]
+    manifest = None
     if manifest_path(directory).exists():
         manifest = read_manifest(directory)
         foreign = [f.name for f in manifest.files if f.meta.get("config_hash") != digest]
-        if foreign or manifest.n_files_expected != expected:
+        if (foreign or manifest.n_files_expected != expected) and not overwrite:
             raise DataPipeError(
                 "the dataset directory already holds a production made with another "
-                "configuration, seed or number of files; write to a new directory",
+                "configuration, seed or number of files; write to a new directory, or give "
+                "--overwrite to replace it",
                 path=manifest_path(directory),
             )
-    else:
+        if foreign or manifest.n_files_expected != expected:
+            manifest = None
+    if manifest is None:
+        if not overwrite:
+            check_outputs([directory / name for name in names])
         manifest = start_manifest(directory, config.name, "simulation", expected)
     for component, index, obs_id, run_index, name in plan:
         coefficients_name = derived_path(directory / name, "coefficients").name
@@ -306,6 +327,7 @@ def simulate_production(
             run_index=run_index,
             show_progress=show_progress,
             stage="simulate production",
+            overwrite=True,  # a file of this production not (intact) in its manifest
         )
         meta = {
             "obs_id": obs_id,

@@ -147,44 +147,61 @@ def coefficients_beside(
     return str(Path(entry["path"]).with_name(name))
 
 
-def dl1_commands(
+def input_record(dl0: Mapping[str, Any]) -> dict[str, Any]:
+    """The catalog record of a DL0 file of a dataset summary: what the BDMS verified (sha256,
+    size) and what its manifest says (events, obs_id, particle, time range)."""
+    meta = dict(dl0.get("meta") or {})
+    record = {
+        "path": dl0["path"],
+        "level": "DL0",
+        "sha256": dl0.get("sha256"),
+        "size_bytes": dl0.get("size"),
+        "n_events": dl0.get("n_events"),
+        "obs_id": meta.get("obs_id"),
+        "particle": meta.get("particle"),
+        "time_start": meta.get("start"),
+        "time_stop": meta.get("stop"),
+    }
+    return {key: value for key, value in record.items() if value is not None}
+
+
+def dl1_plan(
     dl0: Mapping[str, Any],
     output: str,
     campaign: str,
     coefficients: str | None,
     config_path: str | None,
-) -> dict[str, list[dict[str, Any]]]:
-    """The stage commands that turn one DL0 file into one registered DL1 file.
+) -> dict[str, Any]:
+    """What the campaign does with one DL0 file: ``{"input": <catalog record of the DL0
+    file>, "dl0_to_dl1": {"command": [...], "outputs": [...]}}``.
 
-    Returns ``{"register_dl0": ..., "dl0_to_dl1": ..., "register_dl1": ...}``, each one
-    ``{"command": [...], "outputs": [...]}``: a list of these plans, one per file, mapped with
-    ``.map(step)`` is what ``stage_task(expand=...)`` maps over.
+    The stage command registers the DL1 product itself, with its lineage (DL0, coefficients),
+    the campaign and the DAG run and task ids, in one catalog transaction. It passes
+    ``--overwrite``: the output lies in the run's own version directory, so a retry replaces
+    what a failed attempt may have left, and nothing of another version is ever touched.
     """
-    meta = dict(dl0.get("meta") or {})
-    register_dl0 = ["catalog", "register", dl0["path"], "--level", "DL0", "--campaign", campaign]
-    if meta.get("obs_id") is not None:
-        register_dl0 += ["--obs-id", str(meta["obs_id"])]
-    if dl0.get("n_events") is not None:
-        register_dl0 += ["--n-events", str(dl0["n_events"])]
-    for option, key in (("--time-start", "start"), ("--time-stop", "stop")):
-        if meta.get(key):
-            register_dl0 += [option, str(meta[key])]
     calibrate = ["dl0-to-dl1", "--input", dl0["path"], "--output", output, "--quiet"]
     if coefficients:
         calibrate += ["--coefficients", coefficients]
     if config_path:
         calibrate += ["--config", config_path]
-    # The stage registers its product with its lineage (DL0, coefficients) and the run and task
-    # ids; this step adds the campaign and keeps the producing task as the product's task.
-    register_dl1 = ["catalog", "register", output, "--level", "DL1", "--campaign", campaign]
-    register_dl1 += ["--input", dl0["path"], "--task-id", "dl0_to_dl1"]
-    if meta.get("obs_id") is not None:
-        register_dl1 += ["--obs-id", str(meta["obs_id"])]
+    calibrate += ["--campaign", campaign, "--overwrite"]
     return {
-        "register_dl0": {"command": register_dl0, "outputs": []},
+        "input": input_record(dl0),
         "dl0_to_dl1": {"command": calibrate, "outputs": [output]},
-        "register_dl1": {"command": register_dl1, "outputs": []},
     }
+
+
+def register_inputs_command(
+    plans: Iterable[Mapping[str, Any]], campaign: str, campaign_kind: str
+) -> dict[str, Any]:
+    """The one stage command that creates the campaign (if new) and registers the inputs of
+    every plan, in one transaction: ``{"command": [...], "outputs": []}``."""
+    command = ["catalog", "register-inputs", "--campaign", campaign]
+    command += ["--campaign-kind", campaign_kind]
+    for plan in plans:
+        command += ["--product", json.dumps(plan["input"], sort_keys=True)]
+    return {"command": command, "outputs": []}
 
 
 def single_coefficients_file(coefficients: Mapping[str, str], what: str) -> str:
@@ -199,19 +216,9 @@ def single_coefficients_file(coefficients: Mapping[str, str], what: str) -> str:
     return files[0]
 
 
-def register_dl0_step(plan: Mapping[str, Any]) -> Any:
-    """The register-DL0 command of one file's plan (``plans.map(register_dl0_step)``)."""
-    return plan["register_dl0"]
-
-
 def dl0_to_dl1_step(plan: Mapping[str, Any]) -> Any:
-    """The DL0→DL1 command of one file's plan."""
+    """The DL0→DL1 command of one file's plan (``plans.map(dl0_to_dl1_step)``)."""
     return plan["dl0_to_dl1"]
-
-
-def register_dl1_step(plan: Mapping[str, Any]) -> Any:
-    """The register-DL1 command of one file's plan."""
-    return plan["register_dl1"]
 
 
 def calibration_need(block: Mapping[str, Any]) -> Any:
@@ -250,14 +257,14 @@ def plan_production(
     software_version: str,
     run_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    """One plan (register DL0, DL0→DL1, register DL1) per DL0 file of a production."""
+    """One plan (:func:`dl1_plan`) per DL0 file of a production."""
     config = params.get("dl1_config") or None
     out_dir = claim_campaign_version(
         data_root, params["campaign"], params.get("version"), config, software_version, run_id,
         dataset=summary["dataset"],
     )  # fmt: skip
     plans = [
-        dl1_commands(
+        dl1_plan(
             entry,
             str(out_dir / "dl1" / dl1_name(entry["name"])),
             params["campaign"],
@@ -317,9 +324,9 @@ def plan_night_dl1(
     coefficients: list[Mapping[str, Any]],
     params: Mapping[str, Any],
 ) -> list[dict[str, Any]]:
-    """Per block, the stage commands with the coefficients the catalog found for it."""
+    """Per block, its plan (:func:`dl1_plan`) with the coefficients the catalog found for it."""
     return [
-        dl1_commands(
+        dl1_plan(
             block["dl0"],
             block["output"],
             params["campaign"],

@@ -11,32 +11,40 @@ from typing import Any
 
 from airflow.sdk import task
 
-from datapipe_airflow.campaigns import dl0_to_dl1_step, register_dl0_step, register_dl1_step
+from datapipe_airflow.campaigns import dl0_to_dl1_step
 from datapipe_airflow.stage import stage_task
 
 
 def dl0_to_dl1_segment(plans: Any, campaign_kind: str) -> Any:
-    """register_campaign → register_dl0 → dl0_to_dl1 → register_dl1 → deliver_products, report.
+    """register_inputs → dl0_to_dl1 (one mapped task per DL0 file) → deliver_products, report.
 
-    ``plans`` is the task output listing one plan per DL0 file (from
-    :mod:`datapipe_airflow.campaigns`); the stage tasks are mapped over it, DL0→DL1 in the
-    ``dl0_to_dl1`` resources and pool. ``campaign_kind``: ``simulation`` or ``observation``
-    (the catalog campaign's kind). ``deliver_products`` puts the DL1 files into the campaign's
-    BDMS dataset and records their identifiers in the catalog. Returns ``register_dl1``.
+    ``plans`` is the task output listing one plan per DL0 file
+    (:func:`datapipe_airflow.campaigns.dl1_plan`). ``register_inputs`` is one stage task that
+    creates the campaign (of kind ``campaign_kind``: ``simulation`` or ``observation``) and
+    registers every DL0 file in one transaction; ``dl0_to_dl1`` is one mapped stage task per
+    file (its resources and pool) that writes the DL1 file and registers it with its lineage
+    itself, so one failed file blocks no other file. ``deliver_products`` puts the DL1 files
+    into the campaign's BDMS dataset and records their identifiers in the catalog. Returns
+    ``dl0_to_dl1``.
     """
-    campaign = stage_task(
-        "register_campaign",
-        ["catalog", "campaign", "{{ params.campaign }}", "--kind", campaign_kind],
-    )
-    register_dl0 = stage_task("register_dl0", expand=plans.map(register_dl0_step))
+
+    @task
+    def list_inputs(plans: list, params: dict | None = None) -> list:
+        """The command registering the campaign's inputs (one element: one task)."""
+        from datapipe_airflow.campaigns import register_inputs_command
+        from datapipe_airflow.xcom import as_list
+
+        return [register_inputs_command(as_list(plans), params["campaign"], campaign_kind)]
+
+    register_inputs = stage_task("register_inputs", expand=list_inputs(plans))
     dl1 = stage_task("dl0_to_dl1", kind="dl0_to_dl1", expand=plans.map(dl0_to_dl1_step))
-    register_dl1 = stage_task("register_dl1", expand=plans.map(register_dl1_step))
 
     @task
     def report(outputs: list) -> list:
         """Where the products are."""
-        # index the lazy XCom sequence (iterating it probes one past the end)
-        files = sorted(path for i in range(len(outputs)) for path in outputs[i])
+        from datapipe_airflow.xcom import as_list
+
+        files = sorted(path for paths in as_list(outputs) for path in paths)
         directories = sorted({str(Path(path).parent) for path in files})
         print(f"{len(files)} DL1 file(s) in {', '.join(directories)}")
         return files
@@ -46,13 +54,15 @@ def dl0_to_dl1_segment(plans: Any, campaign_kind: str) -> Any:
         """The DL1 files into the campaign's BDMS dataset; their identifiers into the catalog."""
         from datapipe_airflow.hooks.bdms import BDMSHook
         from datapipe_airflow.stage_failure import fail_without_retry
+        from datapipe_airflow.xcom import as_list
         from datapipe_ops.bdms.backend import BDMSAccessError
         from datapipe_ops.errors import CatalogError
 
-        files = [path for i in range(len(outputs)) for path in outputs[i]]
+        files = [path for paths in as_list(outputs) for path in paths]
         with fail_without_retry(BDMSAccessError, CatalogError):  # unreachable: retried
             return BDMSHook().deliver_products(params["campaign"], files)
 
-    plans >> campaign >> register_dl0 >> dl1 >> register_dl1
-    register_dl1 >> [deliver_products(dl1.output), report(dl1.output)]
-    return register_dl1
+    register_inputs >> dl1
+    deliver_products(dl1.output)
+    report(dl1.output)
+    return dl1

@@ -158,7 +158,7 @@ def test_coefficients_out_of_validity_keep_existing_output(work, capsys):
             write_coefficients(writer, tel_id, shifted, Time(until.mjd + 1.0, format="mjd"))
     out = directory / "out.h5"
     out.write_bytes(b"an earlier product")
-    code, _, err = run(capsys, "-i", dl0, "-o", out, "--coefficients", late, "-q")
+    code, _, err = run(capsys, "-i", dl0, "-o", out, "--coefficients", late, "-q", "--overwrite")
     assert_one_line_failure(code, err, "obs_id 77", "no valid calibration coefficients", "2025-")
     assert out.read_bytes() == b"an earlier product"
 

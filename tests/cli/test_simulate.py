@@ -67,21 +67,25 @@ def test_run_and_production(tmp_path, capsys):
     assert verify_dataset(dataset) == []
 
 
-def test_observation(tmp_path, capsys):
+def test_observation_with_relative_paths_from_another_directory(tmp_path, capsys, monkeypatch):
+    """``-o obs`` relative to the working directory, the config relative too (once, the manifest
+    applied the relative directory twice: ``obs/obs/...``)."""
     config = tmp_path / "obs.yaml"
     data = yaml.safe_load((DEMO.parent / "observation_crab.yaml").read_text())
     data["background"] = []
     data["time_slice_s"] = 0.1
     config.write_text(yaml.safe_dump(data))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
     assert (
         main(
             [
                 "simulate",
                 "observation",
                 "-c",
-                str(config),
+                "../obs.yaml",
                 "-o",
-                str(tmp_path / "obs"),
+                "obs",
                 "--duration",
                 "0.2",
                 "-q",
@@ -91,6 +95,12 @@ def test_observation(tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert "crab_observation.dl0.h5" in out and "truth (not for processing)" in out
+    dataset = tmp_path / "elsewhere" / "obs"
+    assert verify_dataset(dataset) == []
+    assert {f.name for f in read_manifest(dataset).files} == {
+        "crab_observation.dl0.h5",
+        "crab_observation.coefficients.h5",
+    }
 
 
 def test_bad_config_is_one_line_and_exit_2(tmp_path, capsys):
@@ -122,4 +132,4 @@ def test_bad_config_is_one_line_and_exit_2(tmp_path, capsys):
     )
     assert "--component: no particle component 'muon'" in capsys.readouterr().err
     assert main(["simulate", "production", "-o", str(tmp_path / "d")]) == 2
-    assert "a production needs --config" in capsys.readouterr().err
+    assert "Missing option '--config'" in capsys.readouterr().err

@@ -130,7 +130,7 @@ def test_dag_file_parses_fast_without_heavy_imports(path):
 def test_every_stage_task_of_every_dag_renders_to_a_valid_pod(monkeypatch, tmp_path):
     from airflow.dag_processing.dagbag import DagBag
     from airflow_env import kubernetes_validate, render_pod
-    from datapipe_airflow.campaigns import dl1_commands
+    from datapipe_airflow.campaigns import dl1_plan, register_inputs_command
     from datapipe_airflow.operators.kubernetes import DataPipePodOperator
 
     monkeypatch.setenv("DATAPIPE_EXECUTION_BACKEND", "kubernetes")
@@ -142,7 +142,11 @@ def test_every_stage_task_of_every_dag_renders_to_a_valid_pod(monkeypatch, tmp_p
         "n_events": 5,
         "meta": {"obs_id": 1},
     }
-    sample = dl1_commands(entry, "/data/products/c/v/a.dl1.h5", "c", "/data/c.h5", None)
+    plan = dl1_plan(entry, "/data/products/c/v/a.dl1.h5", "c", "/data/c.h5", None)
+    sample = {
+        "dl0_to_dl1": plan["dl0_to_dl1"],
+        "register_inputs": register_inputs_command([plan], "c", "simulation"),
+    }
     pods, kinds = [], set()
     for dag in bag.dags.values():
         for task in dag.tasks:
@@ -159,6 +163,6 @@ def test_every_stage_task_of_every_dag_renders_to_a_valid_pod(monkeypatch, tmp_p
                 assert "{{" not in json.dumps(pod), f"{dag.dag_id}.{task.task_id} not rendered"
                 pods.append(pod)
                 kinds.add(task.kind)
-    assert len(pods) >= 8 and "dl0_to_dl1" in kinds
+    assert len(pods) >= 4 and "dl0_to_dl1" in kinds  # register_inputs, dl0_to_dl1 per DAG
     result = kubernetes_validate(pods, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -280,7 +280,7 @@ def test_existing_output_and_output_equal_to_input_are_refused(
         capsys,
         indexed,
         ["-i", observations[0], *common, "-o", irf_products["cuts"]],
-        "also one of the inputs",
+        "is also an input of this stage",
     )
     # the same observation under another name in the same directory
     _assert_refused(

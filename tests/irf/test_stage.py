@@ -125,7 +125,7 @@ def test_output_that_is_an_input_is_refused(irf_products, capsys, catalog):
         irf_products["cuts"],
         "--overwrite",
     )
-    _one_line(code, err, "also one of the inputs")
+    _one_line(code, err, "is also an input of this stage")
 
 
 def test_missing_background_for_optimisation(irf_products, tmp_path, capsys, catalog):

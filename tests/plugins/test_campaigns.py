@@ -47,10 +47,12 @@ def test_night_is_the_start_date_of_the_noon_to_noon_interval():
         campaigns.night_of(date(2026, 11, 24), override="yesterday")
 
 
-def test_dl1_commands_register_with_lineage_and_calibrate():
+def test_dl1_plan_calibrates_with_overwrite_in_its_version_and_records_the_input():
     entry = {
         "name": "gamma_run000101.dl0.h5",
         "path": "/d/bdms/p/gamma_run000101.dl0.h5",
+        "sha256": "ab" * 32,
+        "size": 1234,
         "n_events": 42,
         "level": "DL0",
         "meta": {"obs_id": 101, "start": "2025-01-01T00:00:00", "coefficients": "c.h5"},
@@ -60,21 +62,44 @@ def test_dl1_commands_register_with_lineage_and_calibrate():
     # a Rucio RSE keeps a dataset's files in different directories: the listed path wins
     listed = [entry, {"name": "c.h5", "path": "/rse/ab/cd/c.h5"}]
     assert campaigns.coefficients_beside(entry, listed) == "/rse/ab/cd/c.h5"
-    plan = campaigns.dl1_commands(entry, "/d/out/x.dl1.h5", "camp", "/d/bdms/p/c.h5", "/cfg.yaml")
-    dl0 = plan["register_dl0"]["command"]
-    assert dl0[:5] == ["catalog", "register", entry["path"], "--level", "DL0"]
-    assert "--obs-id" in dl0 and "101" in dl0 and "--time-start" in dl0
+    plan = campaigns.dl1_plan(entry, "/d/out/x.dl1.h5", "camp", "/d/bdms/p/c.h5", "/cfg.yaml")
+    assert set(plan) == {"input", "dl0_to_dl1"}  # one stage task per file
+    assert plan["input"] == {
+        "path": entry["path"], "level": "DL0", "sha256": "ab" * 32, "size_bytes": 1234,
+        "n_events": 42, "obs_id": 101, "time_start": "2025-01-01T00:00:00",
+    }  # fmt: skip
     assert plan["dl0_to_dl1"] == {
         "command": [
             "dl0-to-dl1", "--input", entry["path"], "--output", "/d/out/x.dl1.h5", "--quiet",
             "--coefficients", "/d/bdms/p/c.h5", "--config", "/cfg.yaml",
+            "--campaign", "camp", "--overwrite",
         ],
         "outputs": ["/d/out/x.dl1.h5"],
     }  # fmt: skip
-    dl1 = plan["register_dl1"]["command"]
-    assert dl1[dl1.index("--input") + 1] == entry["path"]
-    assert dl1[dl1.index("--task-id") + 1] == "dl0_to_dl1"  # the producing task
     assert campaigns.dl0_to_dl1_step(plan) is plan["dl0_to_dl1"]
+
+
+def test_register_inputs_is_one_command_for_every_file_of_the_plan():
+    entries = [
+        {"name": f"r{i}.dl0.h5", "path": f"/d/r{i}.dl0.h5", "meta": {"obs_id": i}} for i in (1, 2)
+    ]
+    plans = [
+        campaigns.dl1_plan(e, f"/o/r{i}.dl1.h5", "c", None, None) for i, e in enumerate(entries)
+    ]
+    step = campaigns.register_inputs_command(plans, "c", "simulation")
+    command = step["command"]
+    assert step["outputs"] == []
+    assert command[:6] == [
+        "catalog",
+        "register-inputs",
+        "--campaign",
+        "c",
+        "--campaign-kind",
+        "simulation",
+    ]
+    products = [json.loads(command[i + 1]) for i, a in enumerate(command) if a == "--product"]
+    assert products == [{"path": "/d/r1.dl0.h5", "level": "DL0", "obs_id": 1},
+                        {"path": "/d/r2.dl0.h5", "level": "DL0", "obs_id": 2}]  # fmt: skip
 
 
 def test_one_coefficients_file_per_block():
