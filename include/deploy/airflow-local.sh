@@ -3,7 +3,9 @@
 # separate processes with pid files (`make up` / `make down`).
 #
 #   include/deploy/airflow-local.sh up       migrate the metadata DB, import the pools, start the four
-#                                    components, wait for the UI, print its address and login
+#                                    components, wait for the UI, print its address and login;
+#                                    with some components up, starts only the missing ones (after
+#                                    a crash: see docs/operations.md)
 #   include/deploy/airflow-local.sh down     stop them (scheduler first, api-server last), remove pid files
 #   include/deploy/airflow-local.sh status   which components run
 #   include/deploy/airflow-local.sh env      print the environment (source it to use the `airflow` CLI)
@@ -58,6 +60,7 @@ export PATH="$VENV_BIN:$PATH"
 die() { echo "error: $*" >&2; exit 1; }
 pid_of() { local f="$RUN_DIR/$1.pid"; [ -f "$f" ] && cat "$f"; }
 running() { local pid; pid="$(pid_of "$1")" && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
+all_running() { local c; for c in "${COMPONENTS[@]}"; do running "$c" || return 1; done; }
 healthy() { curl -fsS --max-time 5 "http://127.0.0.1:$PORT/api/v2/monitor/health" >/dev/null 2>&1; }
 
 password() {
@@ -71,7 +74,7 @@ password() {
 up() {
   [ -x "$VENV_BIN/airflow" ] || die "no airflow in $VENV_BIN: run 'make env' first"
   mkdir -p "$RUN_DIR" "$LOG_DIR"
-  if healthy && running api-server; then echo "Airflow is already up"; banner; return; fi
+  if healthy && all_running; then echo "Airflow is already up"; banner; return; fi
   if ! running api-server && curl -s --max-time 2 "http://127.0.0.1:$PORT/" >/dev/null 2>&1; then
     die "port $PORT is in use by another program (set DATAPIPE_AIRFLOW_PORT)"
   fi
@@ -83,7 +86,7 @@ up() {
   for component in "${COMPONENTS[@]}"; do
     if running "$component"; then continue; fi
     # setsid: each component leads its own process group, so `down` stops its children too.
-    setsid "$VENV_BIN/airflow" "$component" >"$LOG_DIR/$component.log" 2>&1 < /dev/null &
+    setsid "$VENV_BIN/airflow" "$component" >>"$LOG_DIR/$component.log" 2>&1 < /dev/null &
     echo $! > "$RUN_DIR/$component.pid"
     echo "started $component (pid $!)"
   done
