@@ -59,7 +59,9 @@ export PATH="$VENV_BIN:$PATH"
 
 die() { echo "error: $*" >&2; exit 1; }
 pid_of() { local f="$RUN_DIR/$1.pid"; [ -f "$f" ] && cat "$f"; }
-running() { local pid; pid="$(pid_of "$1")" && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
+# a killed component whose parent has not reaped it yet (a zombie) does not run
+alive() { kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" != Z ]; }
+running() { local pid; pid="$(pid_of "$1")" && [ -n "$pid" ] && alive "$pid"; }
 all_running() { local c; for c in "${COMPONENTS[@]}"; do running "$c" || return 1; done; }
 healthy() { curl -fsS --max-time 5 "http://127.0.0.1:$PORT/api/v2/monitor/health" >/dev/null 2>&1; }
 
@@ -110,12 +112,12 @@ banner() {
   echo "stop with:   make down"
 }
 
-group_alive() { kill -0 -- "-$1" 2>/dev/null; }
+group_alive() { ps -e -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ {found = 1} END {exit !found}'; }
 
 wait_gone() {  # wait_gone <pid> <seconds>: 0 once the process is gone
   local i
-  for i in $(seq 1 $(($2 * 2))); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.5; done
-  ! kill -0 "$1" 2>/dev/null
+  for i in $(seq 1 $(($2 * 2))); do alive "$1" || return 0; sleep 0.5; done
+  ! alive "$1"
 }
 
 stop_component() {
@@ -124,7 +126,7 @@ stop_component() {
   # whatever is left of its process group (serve-logs, workers).
   local component="$1" pid
   pid="$(pid_of "$component")" || return 0
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+  if [ -n "$pid" ] && alive "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true
     if ! wait_gone "$pid" 30; then
       kill -TERM "$pid" 2>/dev/null || true
