@@ -63,6 +63,7 @@ pid_of() { local f="$RUN_DIR/$1.pid"; [ -f "$f" ] && cat "$f"; }
 alive() { kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" != Z ]; }
 running() { local pid; pid="$(pid_of "$1")" && [ -n "$pid" ] && alive "$pid"; }
 all_running() { local c; for c in "${COMPONENTS[@]}"; do running "$c" || return 1; done; }
+any_running() { local c; for c in "${COMPONENTS[@]}"; do running "$c" && return 0; done; return 1; }
 healthy() { curl -fsS --max-time 5 "http://127.0.0.1:$PORT/api/v2/monitor/health" >/dev/null 2>&1; }
 
 password() {
@@ -82,9 +83,14 @@ up() {
   fi
   password >/dev/null
   echo "metadata DB: $(echo "$AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" | sed 's#://[^@/]*@#://***@#')"
-  airflow db migrate >"$LOG_DIR/db-migrate.log" 2>&1 || die "airflow db migrate failed (see $LOG_DIR/db-migrate.log)"
-  airflow pools import "$ROOT/include/airflow/pools.json" >"$LOG_DIR/pools.log" 2>&1 \
-    || die "importing the pools failed (see $LOG_DIR/pools.log)"
+  if any_running; then
+    # some components still run (one crashed): the database is migrated, start the others now
+    echo "starting the missing components"
+  else
+    airflow db migrate >"$LOG_DIR/db-migrate.log" 2>&1 || die "airflow db migrate failed (see $LOG_DIR/db-migrate.log)"
+    airflow pools import "$ROOT/include/airflow/pools.json" >"$LOG_DIR/pools.log" 2>&1 \
+      || die "importing the pools failed (see $LOG_DIR/pools.log)"
+  fi
   for component in "${COMPONENTS[@]}"; do
     if running "$component"; then continue; fi
     # setsid: each component leads its own process group, so `down` stops its children too.
