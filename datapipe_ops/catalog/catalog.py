@@ -4,8 +4,8 @@ A :class:`Catalog` talks to one database through SQLAlchemy Core: a SQLite file 
 (:func:`datapipe_ops.settings.catalog_url`), PostgreSQL (``postgresql+psycopg2://…``) in
 production. The schema is migrated on first use. Every write is one short transaction, so any
 number of stage processes and Airflow tasks may register products at the same time; registering
-the same path again updates that product (same id) instead of adding a row. A database that was
-reached once and then goes away (a PostgreSQL restart) is waited for, up to
+the same path again updates that product (same id) instead of adding a row. A database that this
+process reached once and that then goes away (a PostgreSQL restart) is waited for, up to
 :data:`~datapipe_ops.catalog.connection.RECONNECT_S`, and the interrupted transaction runs again.
 
 Products are referred to by id (``int``, or a string of digits), by path, or by a
@@ -29,7 +29,6 @@ from sqlalchemy.engine import Connection, Engine
 from datapipe_ops import settings
 from datapipe_ops.catalog import schema
 from datapipe_ops.catalog.connection import (
-    RECONNECT_S,
     create_catalog_engine,
     display_url,
     read_transaction,
@@ -132,13 +131,13 @@ class Catalog:
         """The schema version of the database (0 if it was never migrated)."""
         return schema_version(self._engine)
 
-    # The first contact (the migration check in ``engine``) fails at once if the database is
-    # unreachable; once it was reached, a lost server is waited for (``RECONNECT_S``).
+    # A database this process never reached fails at once; once reached (by any Catalog of this
+    # process), a lost server is waited for, also by the migration check of a new Catalog.
     def _read[T](self, work: Any) -> T:
-        return read_transaction(self.engine, work, reconnect_s=RECONNECT_S)
+        return read_transaction(self.engine, work)
 
     def _write[T](self, work: Any) -> T:
-        return write_transaction(self.engine, work, reconnect_s=RECONNECT_S)
+        return write_transaction(self.engine, work)
 
     # ----------------------------------------------------------------------------------------
     # campaigns

@@ -7,11 +7,13 @@ can never hit the "cannot upgrade a read lock" deadlock that a busy timeout does
 Every write is one function run in one transaction by :func:`write_transaction`, retried from the
 start if the database stays locked (SQLite) or the server aborts it as a serialization failure or
 deadlock (PostgreSQL). A PostgreSQL server that goes away (restart, failover, dropped
-connection) is waited for: pooled connections are checked before use (``pool_pre_ping``) and a
-transaction that fails because the connection is lost or refused is run again, from the start,
-until ``reconnect_s`` has passed. Running a transaction again is safe because every catalog write
-is idempotent (upserts keyed on the product path, links inserted once). Connection problems that
-outlast the window become :class:`~datapipe_ops.errors.CatalogError`.
+connection) is waited for once this process has reached it: pooled connections are checked
+before use (``pool_pre_ping``) and a transaction that fails because the connection is lost or
+refused is run again, from the start, for up to :data:`RECONNECT_S`; a database never reached
+by this process fails at once (a wrong URL is reported before any work). Running a transaction
+again is safe because every catalog write is idempotent (upserts keyed on the product path,
+links inserted once). Connection problems that outlast the window become
+:class:`~datapipe_ops.errors.CatalogError`.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ BUSY_TIMEOUT_S = 30.0
 WRITE_ATTEMPTS = 8
 #: How long a catalog that was reachable waits for a lost PostgreSQL server to accept connections.
 RECONNECT_S = 60.0
+
+# The databases this process has connected to (URL with password): only these are waited for.
+_REACHED: set[str] = set()
 
 #: The database backends the catalog runs on (the upserts are written for these two).
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
@@ -85,7 +90,10 @@ def create_catalog_engine(url: str) -> Engine:
             )
         if backend == "sqlite":
             return _sqlite_engine(parsed)
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        engine = sa.create_engine(parsed, pool_pre_ping=True)
+        key = _key(engine)
+        event.listen(engine, "connect", lambda *_: _REACHED.add(key))
+        return engine
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
         raise CatalogError(f"not a usable catalog URL: {exc}", path=display_url(url)) from None
 
@@ -157,18 +165,31 @@ def catalog_errors(engine: Engine) -> Iterator[None]:
         ) from exc
 
 
+def _key(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
+def reconnect_window(engine: Engine) -> float:
+    """Seconds to wait for a lost server: :data:`RECONNECT_S` once this process reached the
+    database of ``engine`` (through any engine), else 0."""
+    return RECONNECT_S if _key(engine) in _REACHED else 0.0
+
+
 def _pause(attempt: int) -> float:
     """Seconds to wait before attempt ``attempt + 1``: exponential, jittered, at most ~3 s."""
     return min(2.0, 0.05 * 2**attempt) * (0.5 + random.random())
 
 
 def read_transaction[T](
-    engine: Engine, work: Callable[[Connection], T], reconnect_s: float = 0.0
+    engine: Engine, work: Callable[[Connection], T], reconnect_s: float | None = None
 ) -> T:
     """Run ``work(connection)`` in a read transaction and return its result.
 
-    Run again from the start while the server is lost, for up to ``reconnect_s`` seconds.
+    Run again from the start while the server is lost, for up to ``reconnect_s`` seconds
+    (default: :func:`reconnect_window`).
     """
+    if reconnect_s is None:
+        reconnect_s = reconnect_window(engine)
     deadline = time.monotonic() + reconnect_s
     attempt = 0
     while True:
@@ -187,7 +208,7 @@ def write_transaction[T](
     engine: Engine,
     work: Callable[[Connection], T],
     attempts: int = WRITE_ATTEMPTS,
-    reconnect_s: float = 0.0,
+    reconnect_s: float | None = None,
 ) -> T:
     """Run ``work(connection)`` in one write transaction, retried whole if it hits a lock.
 
@@ -195,8 +216,10 @@ def write_transaction[T](
     after a commit whose acknowledgement was lost with the connection. On SQLite the
     transaction begins IMMEDIATE, i.e. with the write lock held. Up to ``attempts`` runs after
     a lock timeout or deadlock; while the server is lost, runs again for up to ``reconnect_s``
-    seconds.
+    seconds (default: :func:`reconnect_window`).
     """
+    if reconnect_s is None:
+        reconnect_s = reconnect_window(engine)
     deadline = time.monotonic() + reconnect_s
     attempt = locked = 0
     while True:

@@ -3,10 +3,14 @@ every registration lands exactly once, the process never fails."""
 
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 import sqlalchemy as sa
+
+from datapipe_ops.catalog import Catalog, ProductRecord
+from datapipe_ops.errors import CatalogError
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -72,3 +76,28 @@ def test_registrations_survive_a_stop_and_a_restart_of_the_server(postgres_of_ou
     assert rows(url, "SELECT count(*) FROM lineage") == N + 1  # each product's link, once
     shared = "SELECT n_events FROM products WHERE path = '/restart/shared.dl1.h5'"
     assert rows(url, shared) == N - 1  # the last re-registration's value
+
+
+def test_a_new_catalog_waits_for_a_server_this_process_reached(postgres_of_our_own):
+    """A stage checks the catalog before its work and registers through another Catalog after
+    it: when the server is down then, the new Catalog's first call waits for it; a database
+    never reached fails at once."""
+    server = postgres_of_our_own
+    url = server.create_database("catalog_reached")
+    with Catalog(url) as first:
+        first.list_campaigns()
+    server.stop()
+    starting = threading.Timer(2.0, server.start)
+    starting.start()
+    try:
+        with Catalog(url) as second:  # refused until the server is back
+            second.register_product(ProductRecord(path="/reached/a.dl1.h5", level="DL1"))
+    finally:
+        starting.join()
+    with Catalog(url) as third:
+        assert [p.path for p in third.list_products()] == ["/reached/a.dl1.h5"]
+    never = url.replace("/catalog_reached", "/catalog_never")
+    begin = time.monotonic()
+    with pytest.raises(CatalogError, match="does not exist"):
+        Catalog(never).list_campaigns()
+    assert time.monotonic() - begin < 10
