@@ -88,7 +88,7 @@ from ctapipe.image import ImageProcessor
 sys.path.insert(0, sys.argv[2])
 from datapipe_ops.io import open_product
 from datapipe_ops.io.instrument import read_subarray
-from datapipe_ops.image.reference import ctapipe_subarray
+from testkit.ctapipe_reference import ctapipe_subarray
 tool = ProcessorTool()
 with open_product(sys.argv[1]) as h5:
     ours = read_subarray(h5)

@@ -4,7 +4,9 @@ A :class:`Catalog` talks to one database through SQLAlchemy Core: a SQLite file 
 (:func:`datapipe_ops.settings.catalog_url`), PostgreSQL (``postgresql+psycopg2://…``) in
 production. The schema is migrated on first use. Every write is one short transaction, so any
 number of stage processes and Airflow tasks may register products at the same time; registering
-the same path again updates that product (same id) instead of adding a row.
+the same path again updates that product (same id) instead of adding a row. A database that this
+process reached once and that then goes away (a PostgreSQL restart) is waited for, up to
+:data:`~datapipe_ops.catalog.connection.RECONNECT_S`, and the interrupted transaction runs again.
 
 Products are referred to by id (``int``, or a string of digits), by path, or by a
 :class:`~datapipe_ops.catalog.models.Product` already fetched.
@@ -131,6 +133,8 @@ class Catalog:
         """The schema revision of the database (``None`` if it was never migrated)."""
         return schema_version(self._engine)
 
+    # A database this process never reached fails at once; once reached (by any Catalog of this
+    # process), a lost server is waited for, also by the migration check of a new Catalog.
     def _read[T](self, work: Any) -> T:
         return read_transaction(self.engine, work)
 
@@ -681,13 +685,7 @@ class Catalog:
 def _upsert_product(conn: Connection, record: ProductRecord, values: dict[str, Any]) -> int:
     """Insert the product row, or update the given (non-None) fields of the row of its path;
     its id. A path registered with another level is refused."""
-    insert = upsert_insert(conn, schema.products).values(**values)
-    changes = {name: sa.func.coalesce(insert.excluded[name], _P[name]) for name in _UPDATABLE}
-    changes["updated_at"] = insert.excluded.updated_at
-    upsert = insert.on_conflict_do_update(
-        index_elements=[_P.path], set_=changes, where=_P.level == insert.excluded.level
-    ).returning(_P.id)
-    product_id = conn.scalar(upsert)
+    product_id = conn.scalar(_product_upsert(conn), values)
     if product_id is None:  # the WHERE refused: registered with another level
         level = conn.scalar(sa.select(_P.level).where(_P.path == record.path))
         raise CatalogError(
@@ -703,6 +701,28 @@ def _metric(row: Mapping[str, Any]) -> QualityMetric:
     if values["value"] is None:
         values["value"] = math.nan
     return QualityMetric.model_validate(values)
+
+
+_UPSERTS: dict[str, Any] = {}
+
+
+def _product_upsert(conn: Connection) -> Any:
+    """INSERT … ON CONFLICT (path) DO UPDATE … RETURNING id, for this dialect, built once.
+
+    Executed with every column as a parameter, so that SQLAlchemy compiles it once per process
+    instead of building and compiling a new statement per registration (most of a
+    registration's CPU time). A value that is NULL keeps the stored one; a path registered with
+    another level is not updated (no row returned).
+    """
+    dialect = conn.dialect.name
+    if dialect not in _UPSERTS:
+        insert = upsert_insert(conn, schema.products)
+        changes = {name: sa.func.coalesce(insert.excluded[name], _P[name]) for name in _UPDATABLE}
+        changes["updated_at"] = insert.excluded.updated_at
+        _UPSERTS[dialect] = insert.on_conflict_do_update(
+            index_elements=[_P.path], set_=changes, where=_P.level == insert.excluded.level
+        ).returning(_P.id)
+    return _UPSERTS[dialect]
 
 
 def _ref_path(ref: str | Path | Product) -> str:

@@ -6,7 +6,14 @@ transaction, writes ``BEGIN IMMEDIATE`` so that a writer takes the write lock be
 can never hit the "cannot upgrade a read lock" deadlock that a busy timeout does not cure.
 Every write is one function run in one transaction by :func:`write_transaction`, retried from the
 start if the database stays locked (SQLite) or the server aborts it as a serialization failure or
-deadlock (PostgreSQL). Connection problems become :class:`~datapipe_ops.errors.CatalogError`.
+deadlock (PostgreSQL). A PostgreSQL server that goes away (restart, failover, dropped
+connection) is waited for once this process has reached it: pooled connections are checked
+before use (``pool_pre_ping``) and a transaction that fails because the connection is lost or
+refused is run again, from the start, for up to :data:`RECONNECT_S`; a database never reached
+by this process fails at once (a wrong URL is reported before any work). Running a transaction
+again is safe because every catalog write is idempotent (upserts keyed on the product path,
+links inserted once). Connection problems that outlast the window become
+:class:`~datapipe_ops.errors.CatalogError`.
 """
 
 from __future__ import annotations
@@ -30,12 +37,19 @@ from datapipe_ops.errors import CatalogError
 BUSY_TIMEOUT_S = 30.0
 #: How often a whole write transaction is retried after a lock timeout or a deadlock.
 WRITE_ATTEMPTS = 8
+#: How long a catalog that was reachable waits for a lost PostgreSQL server to accept connections.
+RECONNECT_S = 60.0
+
+# The databases this process has connected to (URL with password): only these are waited for.
+_REACHED: set[str] = set()
 
 #: The database backends the catalog runs on (the upserts are written for these two).
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 
 _BEGIN_OPTION = "datapipe_sqlite_begin"
 _RETRYABLE_PGCODES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+# connection_exception (08…), admin/crash shutdown and "cannot connect now" (57P01-57P03)
+_DISCONNECT_PGCODE_PREFIXES = ("08", "57P0")
 
 
 def display_url(url: str | sa.URL) -> str:
@@ -76,7 +90,10 @@ def create_catalog_engine(url: str) -> Engine:
             )
         if backend == "sqlite":
             return _sqlite_engine(parsed)
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        engine = sa.create_engine(parsed, pool_pre_ping=True)
+        key = _key(engine)
+        event.listen(engine, "connect", lambda *_: _REACHED.add(key))
+        return engine
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
         raise CatalogError(f"not a usable catalog URL: {exc}", path=display_url(url)) from None
 
@@ -117,6 +134,21 @@ def _is_retryable(exc: sa.exc.DBAPIError) -> bool:
     return "database is locked" in message or "database is busy" in message
 
 
+def is_disconnect(exc: sa.exc.DBAPIError) -> bool:
+    """Whether ``exc`` means the PostgreSQL server was lost or refused the connection.
+
+    SQLAlchemy flags a lost connection (``connection_invalidated``); a refused or failed connect
+    is an ``OperationalError`` from libpq without an SQLSTATE; a server shutting down or starting
+    up answers with SQLSTATE class 08 or 57P01-57P03.
+    """
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, sa.exc.OperationalError) or "psycopg" not in type(exc.orig).__module__:
+        return False
+    pgcode = getattr(exc.orig, "pgcode", None) or getattr(exc.orig, "sqlstate", None)
+    return pgcode is None or pgcode.startswith(_DISCONNECT_PGCODE_PREFIXES)
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -133,31 +165,73 @@ def catalog_errors(engine: Engine) -> Iterator[None]:
         ) from exc
 
 
-def read_transaction[T](engine: Engine, work: Callable[[Connection], T]) -> T:
-    """Run ``work(connection)`` in a read transaction and return its result."""
-    with catalog_errors(engine), engine.connect() as connection, connection.begin():
-        return work(connection)
+def _key(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
+def reconnect_window(engine: Engine) -> float:
+    """Seconds to wait for a lost server: :data:`RECONNECT_S` once this process reached the
+    database of ``engine`` (through any engine), else 0."""
+    return RECONNECT_S if _key(engine) in _REACHED else 0.0
+
+
+def _pause(attempt: int) -> float:
+    """Seconds to wait before attempt ``attempt + 1``: exponential, jittered, at most ~3 s."""
+    return min(2.0, 0.05 * 2**attempt) * (0.5 + random.random())
+
+
+def read_transaction[T](
+    engine: Engine, work: Callable[[Connection], T], reconnect_s: float | None = None
+) -> T:
+    """Run ``work(connection)`` in a read transaction and return its result.
+
+    Run again from the start while the server is lost, for up to ``reconnect_s`` seconds
+    (default: :func:`reconnect_window`).
+    """
+    if reconnect_s is None:
+        reconnect_s = reconnect_window(engine)
+    deadline = time.monotonic() + reconnect_s
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            with engine.connect() as connection, connection.begin():
+                return work(connection)
+        except sa.exc.DBAPIError as exc:
+            if not (is_disconnect(exc) and time.monotonic() < deadline):
+                with catalog_errors(engine):
+                    raise
+            time.sleep(_pause(attempt))
 
 
 def write_transaction[T](
     engine: Engine,
     work: Callable[[Connection], T],
     attempts: int = WRITE_ATTEMPTS,
+    reconnect_s: float | None = None,
 ) -> T:
     """Run ``work(connection)`` in one write transaction, retried whole if it hits a lock.
 
-    ``work`` must only touch the database (it may run more than once). On SQLite the
-    transaction begins IMMEDIATE, i.e. with the write lock held.
+    ``work`` must only touch the database, and be idempotent: it may run more than once, also
+    after a commit whose acknowledgement was lost with the connection. On SQLite the
+    transaction begins IMMEDIATE, i.e. with the write lock held. Up to ``attempts`` runs after
+    a lock timeout or deadlock; while the server is lost, runs again for up to ``reconnect_s``
+    seconds (default: :func:`reconnect_window`).
     """
-    for attempt in range(1, attempts + 1):
+    if reconnect_s is None:
+        reconnect_s = reconnect_window(engine)
+    deadline = time.monotonic() + reconnect_s
+    attempt = locked = 0
+    while True:
+        attempt += 1
         try:
             with engine.connect() as connection:
                 connection.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
                 with connection.begin():
                     return work(connection)
         except sa.exc.DBAPIError as exc:
-            if attempt == attempts or not _is_retryable(exc):
+            server_lost = is_disconnect(exc) and time.monotonic() < deadline
+            if not server_lost and not (_is_retryable(exc) and (locked := locked + 1) < attempts):
                 with catalog_errors(engine):
                     raise
-            time.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
-    raise AssertionError("unreachable")  # pragma: no cover
+            time.sleep(_pause(attempt))

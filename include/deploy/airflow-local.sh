@@ -3,7 +3,9 @@
 # separate processes with pid files (`make up` / `make down`).
 #
 #   include/deploy/airflow-local.sh up       migrate the metadata DB, import the pools, start the four
-#                                    components, wait for the UI, print its address and login
+#                                    components, wait for the UI, print its address and login;
+#                                    with some components up, starts only the missing ones (after
+#                                    a crash: see docs/operations.md)
 #   include/deploy/airflow-local.sh down     stop them (scheduler first, api-server last), remove pid files
 #   include/deploy/airflow-local.sh status   which components run
 #   include/deploy/airflow-local.sh env      print the environment (source it to use the `airflow` CLI)
@@ -57,7 +59,11 @@ export PATH="$VENV_BIN:$PATH"
 
 die() { echo "error: $*" >&2; exit 1; }
 pid_of() { local f="$RUN_DIR/$1.pid"; [ -f "$f" ] && cat "$f"; }
-running() { local pid; pid="$(pid_of "$1")" && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
+# a killed component whose parent has not reaped it yet (a zombie) does not run
+alive() { kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" != Z ]; }
+running() { local pid; pid="$(pid_of "$1")" && [ -n "$pid" ] && alive "$pid"; }
+all_running() { local c; for c in "${COMPONENTS[@]}"; do running "$c" || return 1; done; }
+any_running() { local c; for c in "${COMPONENTS[@]}"; do running "$c" && return 0; done; return 1; }
 healthy() { curl -fsS --max-time 5 "http://127.0.0.1:$PORT/api/v2/monitor/health" >/dev/null 2>&1; }
 
 password() {
@@ -71,19 +77,24 @@ password() {
 up() {
   [ -x "$VENV_BIN/airflow" ] || die "no airflow in $VENV_BIN: run 'make env' first"
   mkdir -p "$RUN_DIR" "$LOG_DIR"
-  if healthy && running api-server; then echo "Airflow is already up"; banner; return; fi
+  if healthy && all_running; then echo "Airflow is already up"; banner; return; fi
   if ! running api-server && curl -s --max-time 2 "http://127.0.0.1:$PORT/" >/dev/null 2>&1; then
     die "port $PORT is in use by another program (set DATAPIPE_AIRFLOW_PORT)"
   fi
   password >/dev/null
   echo "metadata DB: $(echo "$AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" | sed 's#://[^@/]*@#://***@#')"
-  airflow db migrate >"$LOG_DIR/db-migrate.log" 2>&1 || die "airflow db migrate failed (see $LOG_DIR/db-migrate.log)"
-  airflow pools import "$ROOT/include/airflow/pools.json" >"$LOG_DIR/pools.log" 2>&1 \
-    || die "importing the pools failed (see $LOG_DIR/pools.log)"
+  if any_running; then
+    # some components still run (one crashed): the database is migrated, start the others now
+    echo "starting the missing components"
+  else
+    airflow db migrate >"$LOG_DIR/db-migrate.log" 2>&1 || die "airflow db migrate failed (see $LOG_DIR/db-migrate.log)"
+    airflow pools import "$ROOT/include/airflow/pools.json" >"$LOG_DIR/pools.log" 2>&1 \
+      || die "importing the pools failed (see $LOG_DIR/pools.log)"
+  fi
   for component in "${COMPONENTS[@]}"; do
     if running "$component"; then continue; fi
     # setsid: each component leads its own process group, so `down` stops its children too.
-    setsid "$VENV_BIN/airflow" "$component" >"$LOG_DIR/$component.log" 2>&1 < /dev/null &
+    setsid "$VENV_BIN/airflow" "$component" >>"$LOG_DIR/$component.log" 2>&1 < /dev/null &
     echo $! > "$RUN_DIR/$component.pid"
     echo "started $component (pid $!)"
   done
@@ -107,12 +118,12 @@ banner() {
   echo "stop with:   make down"
 }
 
-group_alive() { kill -0 -- "-$1" 2>/dev/null; }
+group_alive() { ps -e -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ {found = 1} END {exit !found}'; }
 
 wait_gone() {  # wait_gone <pid> <seconds>: 0 once the process is gone
   local i
-  for i in $(seq 1 $(($2 * 2))); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.5; done
-  ! kill -0 "$1" 2>/dev/null
+  for i in $(seq 1 $(($2 * 2))); do alive "$1" || return 0; sleep 0.5; done
+  ! alive "$1"
 }
 
 stop_component() {
@@ -121,7 +132,7 @@ stop_component() {
   # whatever is left of its process group (serve-logs, workers).
   local component="$1" pid
   pid="$(pid_of "$component")" || return 0
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+  if [ -n "$pid" ] && alive "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true
     if ! wait_gone "$pid" 30; then
       kill -TERM "$pid" 2>/dev/null || true

@@ -63,3 +63,40 @@ def test_concurrent_first_use_migrates_once(catalog_url):
     with Catalog(catalog_url) as catalog:
         assert count(catalog, "SELECT count(*) FROM alembic_version") == 1
         assert catalog.schema_version() == head_revision()
+
+
+N_WRITERS = 8
+N_PER_WRITER = 200
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_eight_writers_lose_and_duplicate_nothing(catalog_url):
+    """The catalog-load check at a test's size (benchmarks/catalog_load.py: 8 × 2,000)."""
+    parent = "/load/parent.dl0.h5"
+    with Catalog(catalog_url) as catalog:
+        catalog.register_product(ProductRecord(path=parent, level="DL0"))
+    paths = [[f"/load/w{w}/p{i:04d}.dl1.h5" for i in range(N_PER_WRITER)] for w in range(N_WRITERS)]
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        start = manager.Barrier(N_WRITERS)
+        with ProcessPoolExecutor(N_WRITERS, mp_context=context) as pool:
+            futures = [
+                pool.submit(register_many, catalog_url, mine, "DL1", [parent], None, start)
+                for mine in paths
+            ]
+            ids = [f.result(timeout=500) for f in futures]
+    returned = {
+        p: i
+        for mine, theirs in zip(paths, ids, strict=True)
+        for p, i in zip(mine, theirs, strict=True)
+    }
+    with Catalog(catalog_url) as catalog, catalog.engine.connect() as connection:
+        stored = dict(connection.execute(sa.text("SELECT path, id FROM products")).all())
+        links = connection.execute(
+            sa.text("SELECT product_id, input_product_id FROM lineage")
+        ).all()
+    parent_id = stored.pop(parent)
+    assert stored == returned  # every registration stored once, under the id it returned
+    assert len(set(returned.values())) == N_WRITERS * N_PER_WRITER
+    assert sorted(links) == sorted((i, parent_id) for i in returned.values())
