@@ -417,9 +417,7 @@ class EventReader:
         self.pointing = _Pointing(h5file)
         trigger_tel_ids = self.trigger.attrs.get("tel_ids")
         self.trigger_columns = (
-            self.tel_ids
-            if trigger_tel_ids is None
-            else np.asarray(trigger_tel_ids, dtype=np.int32)
+            self.tel_ids if trigger_tel_ids is None else np.asarray(trigger_tel_ids, dtype=np.int32)
         )
 
     @property
@@ -447,9 +445,7 @@ class EventReader:
             )
             for t in self.parameter_tel_ids
         }
-        truth = (
-            _OrderedTable(h5[layout.SHOWER], block, layout.SHOWER) if self.with_truth else None
-        )
+        truth = _OrderedTable(h5[layout.SHOWER], block, layout.SHOWER) if self.with_truth else None
         extras = {name: _OrderedTable(h5[name], block, name) for name in self.subarray_tables}
         for start, stop in iter_chunks(self.n_events, self.chunk_size):
             yield self._chunk(read_rows(self.trigger, start, stop), params, truth, extras)

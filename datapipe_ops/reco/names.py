@@ -43,7 +43,7 @@ def telescope_group(kind: str, algorithm: str) -> str:
 
 
 def column(algorithm: str, name: str) -> str:
-    """Subarray column name: ``column("HillasIntersection", "alt")`` → ``HillasIntersection_alt``."""
+    """Subarray column name: ``column("StereoDisp", "alt")`` → ``StereoDisp_alt``."""
     return f"{algorithm}_{name}"
 
 
