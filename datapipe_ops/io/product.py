@@ -106,6 +106,16 @@ class ProductWriter:
         for key, value in attrs.items():
             node.attrs[key] = value
 
+    def copy_nodes(self, source: h5py.File, paths: Sequence[str]) -> None:
+        """Copy groups or datasets (with their table headers) unchanged from ``source``; paths
+        that ``source`` lacks or that are already written are skipped."""
+        for path in paths:
+            for name in (path, path + tables.META_SUFFIX):
+                if name in source and name not in self.h5:
+                    parent, _, leaf = name.rpartition("/")
+                    target = self.h5.require_group(parent or "/")
+                    source.copy(source[name], target, name=leaf)
+
     def write_subarray(self, subarray: SubarrayDescription) -> None:
         """Write the subarray layout and its camera descriptions."""
         from datapipe_ops.io.instrument import write_subarray
@@ -150,3 +160,36 @@ def open_product(path: str | Path, level: str | Sequence[str] | None = None) -> 
                     f"is a {actual} product, expected {' or '.join(wanted)}", path=path
                 )
         yield h5file
+
+
+def check_output_path(
+    output: str | Path, inputs: Sequence[str | Path] = (), overwrite: bool = False
+) -> Path:
+    """Check, before any work, that a stage may write ``output``; return it.
+
+    Raises
+    ------
+    InputFileError
+        ``output`` is one of ``inputs``; it exists and ``overwrite`` is not set; or its
+        directory cannot be created or written.
+    """
+    import os
+
+    output = Path(output)
+    for source in inputs:
+        source = Path(source)
+        if output.absolute() == source.absolute() or (
+            output.exists() and source.exists() and output.samefile(source)
+        ):
+            raise InputFileError("the output is one of the inputs", path=output)
+    if output.exists() and not overwrite:
+        raise InputFileError("output exists (use --overwrite to replace it)", path=output)
+    if output.is_dir():
+        raise InputFileError("output is a directory", path=output)
+    directory = output.absolute().parent
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise InputFileError("output directory is not writable", path=directory)
+    return output

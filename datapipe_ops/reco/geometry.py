@@ -102,6 +102,11 @@ class ArrayGeometry:
     camera_radius: np.ndarray
     site_height: float
 
+    @property
+    def n_tels(self) -> int:
+        """Number of telescopes."""
+        return int(self.tel_ids.shape[0])
+
     @classmethod
     def from_subarray(cls, subarray: SubarrayDescription) -> ArrayGeometry:
         """Positions, camera radii and site height of ``subarray``."""
