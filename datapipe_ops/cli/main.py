@@ -26,6 +26,7 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("simulate", "datapipe_ops.cli.simulate", "app"),
     ("dl0-to-dl1", "datapipe_ops.cli.dl0_to_dl1", "dl0_to_dl1"),
     ("dl1-to-dl2", "datapipe_ops.cli.dl1_to_dl2", "dl1_to_dl2"),
+    ("merge", "datapipe_ops.cli.merge", "merge"),
 ]
 
 app = typer.Typer(
