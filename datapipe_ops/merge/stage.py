@@ -10,7 +10,8 @@
   binning, ``n_entries`` and ``histogram`` the sums, ``obs_id`` -1 when several runs were
   summed;
 * the instrument description and ``/dl2/service/models`` are the first input's (all inputs
-  must agree);
+  must agree; the instrument is written anew, so it carries the current ctapipe-readable
+  tables);
 * the provenance lists every input with its sha256; the root attributes are those all inputs
   share, plus ``merged`` (True), ``n_inputs`` and ``processing_config_hash``.
 
@@ -50,6 +51,8 @@ LEVELS = ("DL1", "DL2")
 BLOCK_BYTES = 8 << 20
 #: taken from the first input only (all inputs agree on them)
 FIRST_ONLY = (layout.INSTRUMENT_GROUP, layout.DL2_MODELS)
+#: second names of tables (hard links) that the product writer recreates
+ALIASES = (layout.CTAPIPE_TRIGGER, layout.CTAPIPE_TRIGGER + META_SUFFIX)
 #: root attributes that are the merge's own
 OWN_ATTRS = ("schema_version", "data_level", "merged", "n_inputs", "processing_config_hash")
 
@@ -101,13 +104,15 @@ def _data_datasets(h5file: h5py.File) -> dict[str, tuple[np.dtype, tuple[int, ..
     """Every dataset that is merged row-wise: path → (dtype, shape)."""
     found: dict[str, tuple[np.dtype, tuple[int, ...]]] = {}
 
-    def visit(name: str, node: h5py.HLObject) -> None:
+    def visit(name: str, link: h5py.HardLink | h5py.SoftLink | h5py.ExternalLink) -> None:
         path = "/" + name
-        is_data = isinstance(node, h5py.Dataset) and not path.endswith(META_SUFFIX)
-        if is_data and not _is_first_only(path):
+        if path.endswith(META_SUFFIX) or _is_first_only(path) or path in ALIASES:
+            return
+        node = h5file.get(path)
+        if isinstance(node, h5py.Dataset):
             found[path] = (node.dtype, node.shape)
 
-    h5file.visititems(visit)
+    h5file.visititems_links(visit)
     return found
 
 
@@ -325,6 +330,7 @@ def merge_products(
         for n, item in enumerate(checked):
             with open_product(item.path, level=LEVELS) as h5:
                 if n == 0:
+                    writer.write_subarray(read_subarray(h5))
                     writer.copy_nodes(h5, FIRST_ONLY)
                     for path in first.datasets:
                         meta = path + META_SUFFIX

@@ -47,7 +47,8 @@ log = logging.getLogger(__name__)
 STAGE = "dl1_to_dl2"
 #: what a DL2 product passes through from its DL1 input, unchanged
 PASS_THROUGH = (
-    "/configuration",
+    layout.SIMULATION_RUN.rpartition("/")[0],
+    layout.OBSERVATION.rpartition("/")[0],
     "/simulation",
     layout.TRIGGER,
     layout.POINTING,
@@ -198,6 +199,7 @@ def dl1_to_dl2(
             writer,
             progress_bar("dl1-to-dl2", reader.n_events, enabled=show_progress) as advance,
         ):
+            writer.write_subarray(reader.subarray)
             writer.copy_nodes(dl1, PASS_THROUGH)
             for chunk in reader:
                 result = reconstruct_chunk(chunk, array, config.geometry)
