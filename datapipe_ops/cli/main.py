@@ -27,6 +27,8 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("dl0-to-dl1", "datapipe_ops.cli.dl0_to_dl1", "dl0_to_dl1"),
     ("dl1-to-dl2", "datapipe_ops.cli.dl1_to_dl2", "dl1_to_dl2"),
     ("merge", "datapipe_ops.cli.merge", "merge"),
+    ("train", "datapipe_ops.cli.train", "train"),
+    ("model-set", "datapipe_ops.cli.model_set", "app"),
 ]
 
 app = typer.Typer(
