@@ -26,6 +26,7 @@ input that differs is named in a one-line :class:`~datapipe_ops.errors.InputFile
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,6 +80,7 @@ class _Input:
     model_set_id: str | None
     first_key: tuple[int, int]
     datasets: dict[str, tuple[np.dtype, tuple[int, ...]]]
+    instrument: str
     attrs: dict[str, Any]
     n_events: int
 
@@ -135,6 +137,7 @@ def _inspect(path: Path) -> _Input:
             model_set_id=None if model_set is None else _text(model_set),
             first_key=first_key,
             datasets=_data_datasets(h5),
+            instrument=instrument_digest(h5),
             attrs={k: v for k, v in h5.attrs.items() if k not in OWN_ATTRS},
             n_events=n_events,
         )
@@ -145,6 +148,20 @@ def _instrument(path: Path) -> Any:
         return read_subarray(h5)
 
 
+def instrument_digest(h5file: h5py.File) -> str:
+    """sha256 of the instrument tables' rows (cheap: no subarray is built)."""
+    digest = hashlib.sha256()
+    names: list[str] = []
+    if layout.INSTRUMENT_GROUP in h5file:
+        h5file[layout.INSTRUMENT_GROUP].visit(names.append)
+    for name in sorted(names):
+        node = h5file[layout.INSTRUMENT_GROUP][name]
+        if isinstance(node, h5py.Dataset) and not name.endswith(META_SUFFIX):
+            digest.update(name.encode())
+            digest.update(np.ascontiguousarray(read_rows(node)).tobytes())
+    return digest.hexdigest()
+
+
 def check_inputs(paths: Sequence[Path]) -> list[_Input]:
     """Inspect every input and refuse (one line naming the file) any that differs from the
     first in level, schema version, instrument, processing configuration, model set or tables.
@@ -153,7 +170,7 @@ def check_inputs(paths: Sequence[Path]) -> list[_Input]:
         raise InputFileError("no input products to merge")
     inputs = [_inspect(Path(p)) for p in paths]
     first = inputs[0]
-    instrument = _instrument(first.path)
+    instrument = None
     for other in inputs[1:]:
         name = first.path.name
         if other.level != first.level:
@@ -166,7 +183,9 @@ def check_inputs(paths: Sequence[Path]) -> list[_Input]:
             problem += first.config_hash
         elif other.model_set_id != first.model_set_id:
             problem = f"model set {other.model_set_id} differs from {name}'s {first.model_set_id}"
-        elif _instrument(other.path) != instrument:
+        elif other.instrument != first.instrument and (
+            _instrument(other.path) != (instrument := instrument or _instrument(first.path))
+        ):  # the tables differ: compare the descriptions (another software version?)
             problem = f"instrument description differs from {name}'s"
         else:
             problem = _table_difference(first, other)
