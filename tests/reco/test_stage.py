@@ -69,3 +69,34 @@ def test_registers_the_product_with_lineage(dl1_runs, tmp_path):
         tree = catalog.lineage(summary.product_id, depth=1)
         assert [str(n.product.path) for n in tree.inputs] == [str(dl1_runs[1]["dl1"].absolute())]
         assert tree.inputs[0].product.level == "DL1"
+
+
+def test_applies_a_model_set_with_lineage(dl1_runs, tmp_path):
+    from datapipe_ops.catalog import Catalog
+    from datapipe_ops.reco.models.config import ModelTrainingConfig
+    from datapipe_ops.reco.models.training import train_model_set
+
+    url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    fast = ModelTrainingConfig.model_validate(
+        {
+            "n_folds": 2,
+            "lightgbm": {"num_leaves": 7, "num_boost_round": 30, "early_stopping_rounds": 5},
+        }
+    )
+    trained = train_model_set(
+        [dl1_runs[1]["dl1"]], ["energy"], fast, tmp_path / "models", catalog_url=url
+    )
+    output = tmp_path / "run.dl2.h5"
+    summary = dl1_to_dl2(dl1_runs[0]["dl1"], output, model_set=trained.directory, catalog_url=url)
+    energy = names.subarray_path(names.ENERGY, names.ENERGY_ALGORITHM)
+    with h5py.File(output) as h5:
+        assert h5.attrs["model_set_id"] == summary.model_set_id
+        assert h5[layout.DL2_MODELS].attrs["model_set_id"] == summary.model_set_id
+        models = h5[layout.DL2_MODELS][()]
+        assert {m.decode() for m in models["kind"]} == {"energy"}
+        rows = h5[energy][()]
+        assert np.array_equal(rows["event_id"], h5[layout.TRIGGER]["event_id"])
+        assert np.any(rows["DataPipeEnergy_is_valid"])
+    with Catalog(url) as catalog:
+        tree = catalog.lineage(summary.product_id, depth=1)
+        assert {str(n.product.level) for n in tree.inputs} == {"DL1", "MODEL"}
