@@ -408,7 +408,7 @@ def figure(path, edges, enough, ours, results, ang_ours, ang_inter) -> None:
 
     centers = np.sqrt(edges[1:] * edges[:-1])[enough]
     fig = Figure(figsize=(13, 3.8))
-    axes = fig.subplots(1, 3)
+    axes = fig.subplots(1, 3, sharex=True)
     axes[0].plot(centers, ours["resolution"][enough], "o-", label="this chain (LightGBM)")
     axes[1].plot(centers, ours["auc"][enough], "o-", label="this chain (LightGBM)")
     for label, (_, bins) in results.items():
