@@ -10,8 +10,8 @@
   binning, ``n_entries`` and ``histogram`` the sums, ``obs_id`` -1 when several runs were
   summed;
 * the instrument description and ``/dl2/service/models`` are the first input's (all inputs
-  must agree; the instrument is written anew, so it carries the current ctapipe-readable
-  tables);
+  must agree; an instrument written before the ctapipe-readable tables existed is written
+  anew with them);
 * the provenance lists every input with its sha256; the root attributes are those all inputs
   share, plus ``merged`` (True), ``n_inputs`` and ``processing_config_hash``.
 
@@ -38,7 +38,7 @@ import numpy as np
 
 from datapipe_ops.errors import InputFileError
 from datapipe_ops.io import ProductWriter, layout, open_product, read_provenance
-from datapipe_ops.io.instrument import read_subarray
+from datapipe_ops.io.instrument import CTAPIPE_CAMERA_GROUP, read_subarray
 from datapipe_ops.io.product import check_output_path
 from datapipe_ops.io.tables import META_SUFFIX, read_rows
 from datapipe_ops.progress import progress_bar
@@ -349,7 +349,8 @@ def merge_products(
         for n, item in enumerate(checked):
             with open_product(item.path, level=LEVELS) as h5:
                 if n == 0:
-                    writer.write_subarray(read_subarray(h5))
+                    if CTAPIPE_CAMERA_GROUP not in h5:  # written before ctapipe's tables
+                        writer.write_subarray(read_subarray(h5))
                     writer.copy_nodes(h5, FIRST_ONLY)
                     for path in first.datasets:
                         meta = path + META_SUFFIX
