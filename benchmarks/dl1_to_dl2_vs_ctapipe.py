@@ -85,6 +85,23 @@ def simulate_dl1(directory: Path, n_showers: int) -> Path:
     return dl1
 
 
+def renumbered_copy(source: Path, target: Path, index: int) -> Path:
+    """A copy of a product whose obs_ids are shifted by ``1000 * index`` (distinct runs)."""
+    import h5py
+
+    shutil.copy(source, target)
+
+    def shift(_: str, node: object) -> None:
+        if isinstance(node, h5py.Dataset) and node.dtype.names and "obs_id" in node.dtype.names:
+            rows = node[()]
+            rows["obs_id"] += 1000 * index
+            node[...] = rows
+
+    with h5py.File(target, "r+") as h5:
+        h5.visititems(shift)
+    return target
+
+
 def angular_error(alt, az, true_alt, true_az) -> np.ndarray:
     lon, lat = horizontal_to_telescope(alt, az, true_alt, true_az)
     return np.hypot(lon, lat)
@@ -134,7 +151,7 @@ def main() -> None:
         dl1_to_dl2(dl1, tmp / "bench.dl2.h5", register=False)
         stage_rate = n_events / (time.perf_counter() - start)
         # the stage on a bigger product: the DL1 merged with itself --copies times
-        copies = [shutil.copy(dl1, tmp / f"copy_{i}.dl1.h5") for i in range(args.copies)]
+        copies = [renumbered_copy(dl1, tmp / f"copy_{i}.dl1.h5", i) for i in range(args.copies)]
         merge_products(copies, tmp / "big.dl1.h5", register=False)
         start = time.perf_counter()
         dl1_to_dl2(tmp / "big.dl1.h5", tmp / "big.dl2.h5", register=False)
