@@ -86,6 +86,23 @@ def raw_bytes(path: Path) -> int:
     return total
 
 
+def renumbered_copy(source: Path, target: Path, index: int) -> Path:
+    """A copy whose obs_ids are shifted by ``1000 * index`` (a distinct run to merge)."""
+    import h5py
+
+    shutil.copy(source, target)
+
+    def shift(_: str, node: object) -> None:
+        if isinstance(node, h5py.Dataset) and node.dtype.names and "obs_id" in node.dtype.names:
+            rows = node[()]
+            rows["obs_id"] += 1000 * index
+            node[...] = rows
+
+    with h5py.File(target, "r+") as h5:
+        h5.visititems(shift)
+    return target
+
+
 def run_child(mode: str, output: Path, inputs: list[Path]) -> dict:
     result = subprocess.run(
         [sys.executable, "-c", CHILD, mode, str(output), *map(str, inputs)],
@@ -114,7 +131,9 @@ def main() -> None:
         )
         print("\n n_inputs  input MB   copy MB/s  merge MB/s  merge/copy  merge peak RSS [MiB]")
         for count in args.counts:
-            inputs = [shutil.copy(source, tmp / f"in_{count}_{i}.dl1.h5") for i in range(count)]
+            inputs = [
+                renumbered_copy(source, tmp / f"in_{count}_{i}.dl1.h5", i) for i in range(count)
+            ]
             copy = run_child("copy", tmp / f"copy_{count}", inputs)
             merge = run_child("merge", tmp / f"merged_{count}.dl1.h5", inputs)
             total = size * count / 1e6

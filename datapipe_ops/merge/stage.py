@@ -81,6 +81,7 @@ class _Input:
     first_key: tuple[int, int]
     datasets: dict[str, tuple[np.dtype, tuple[int, ...]]]
     instrument: str
+    event_ranges: dict[int, tuple[int, int]]
     attrs: dict[str, Any]
     n_events: int
 
@@ -138,9 +139,40 @@ def _inspect(path: Path) -> _Input:
             first_key=first_key,
             datasets=_data_datasets(h5),
             instrument=instrument_digest(h5),
+            event_ranges=_event_ranges(h5),
             attrs={k: v for k, v in h5.attrs.items() if k not in OWN_ATTRS},
             n_events=n_events,
         )
+
+
+def _event_ranges(h5file: h5py.File) -> dict[int, tuple[int, int]]:
+    """obs_id → (first, last) event_id of the trigger table, read in blocks."""
+    ranges: dict[int, tuple[int, int]] = {}
+    if layout.TRIGGER not in h5file:
+        return ranges
+    dset = h5file[layout.TRIGGER]
+    step = max(1, BLOCK_BYTES // dset.dtype.itemsize)
+    for start in range(0, dset.shape[0], step):
+        rows = read_rows(dset, start, start + step)
+        for obs_id in np.unique(rows["obs_id"]):
+            events = rows["event_id"][rows["obs_id"] == obs_id]
+            low, high = int(events.min()), int(events.max())
+            if int(obs_id) in ranges:
+                low, high = min(low, ranges[int(obs_id)][0]), max(high, ranges[int(obs_id)][1])
+            ranges[int(obs_id)] = (low, high)
+    return ranges
+
+
+def _overlap(inputs: Sequence[_Input]) -> tuple[_Input, _Input, int] | None:
+    """Two inputs holding events of the same run with overlapping event ids, if any."""
+    seen: dict[int, list[tuple[int, int, _Input]]] = {}
+    for item in inputs:
+        for obs_id, (low, high) in item.event_ranges.items():
+            for other_low, other_high, other in seen.get(obs_id, []):
+                if low <= other_high and other_low <= high:
+                    return other, item, obs_id
+            seen.setdefault(obs_id, []).append((low, high, item))
+    return None
 
 
 def _instrument(path: Path) -> Any:
@@ -164,7 +196,8 @@ def instrument_digest(h5file: h5py.File) -> str:
 
 def check_inputs(paths: Sequence[Path]) -> list[_Input]:
     """Inspect every input and refuse (one line naming the file) any that differs from the
-    first in level, schema version, instrument, processing configuration, model set or tables.
+    first in level, schema version, instrument, processing configuration, model set or tables,
+    or that holds events of a run another input has too (overlapping event ids).
     """
     if not paths:
         raise InputFileError("no input products to merge")
@@ -191,6 +224,13 @@ def check_inputs(paths: Sequence[Path]) -> list[_Input]:
             problem = _table_difference(first, other)
         if problem:
             raise InputFileError(problem, path=other.path)
+    overlap = _overlap(inputs)
+    if overlap is not None:
+        earlier, later, obs_id = overlap
+        raise InputFileError(
+            f"has events of obs_id {obs_id} that {earlier.path.name} also has (merged twice?)",
+            path=later.path,
+        )
     return inputs
 
 

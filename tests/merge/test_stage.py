@@ -113,10 +113,30 @@ def test_refuses_mixed_inputs(dl1_runs, tmp_path, capsys):
     with pytest.raises(InputFileError, match="instrument") as error:
         merge_products([first, moved], output, register=False)
     assert error.value.path == str(moved)
+    # the same run twice
+    twice = shutil.copy(first, tmp_path / "twice.dl1.h5")
+    with pytest.raises(InputFileError, match="obs_id 1001 that") as error:
+        merge_products([first, twice], output, register=False)
+    assert error.value.path == str(twice)
     # another level
     with pytest.raises(InputFileError, match="DL0"):
         merge_products([first, dl1_runs[1]["dl0"]], output, register=False)
     assert not output.exists()
+
+
+def _renumbered_copy(source, target, index):
+    """A copy whose obs_ids are shifted by 1000 * index (another run, same content)."""
+    shutil.copy(source, target)
+
+    def shift(_, node):
+        if isinstance(node, h5py.Dataset) and node.dtype.names and "obs_id" in node.dtype.names:
+            rows = node[()]
+            rows["obs_id"] += 1000 * index
+            node[...] = rows
+
+    with h5py.File(target, "r+") as h5:
+        h5.visititems(shift)
+    return target
 
 
 def _peak_memory(inputs, output) -> int:
@@ -130,7 +150,7 @@ def _peak_memory(inputs, output) -> int:
 
 def test_memory_does_not_grow_with_the_number_of_inputs(dl1_runs, tmp_path):
     source = dl1_runs[0]["dl1"]
-    copies = [shutil.copy(source, tmp_path / f"copy_{i}.dl1.h5") for i in range(12)]
+    copies = [_renumbered_copy(source, tmp_path / f"copy_{i}.dl1.h5", i) for i in range(12)]
     _peak_memory(copies[:2], tmp_path / "warm.h5")
     few = _peak_memory(copies[:3], tmp_path / "few.h5")
     many = _peak_memory(copies, tmp_path / "many.h5")
