@@ -35,6 +35,9 @@ DL0_TEL_INDEX = "/dl0/event/telescope/index"
 POINTING = "/dl0/monitoring/subarray/pointing"
 
 # DL1
+#: the subarray trigger table under the name ctapipe's readers use: a hard link to TRIGGER that
+#: ProductWriter adds to DL1 and DL2 products (no data is duplicated)
+CTAPIPE_TRIGGER = "/dl1/event/subarray/trigger"
 DL1_IMAGES = "/dl1/event/telescope/images"
 DL1_PARAMETERS = "/dl1/event/telescope/parameters"
 COEFFICIENTS = "/dl1/monitoring/telescope/calibration/camera/coefficients"

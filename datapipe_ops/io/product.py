@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from datapipe_ops.errors import InputFileError
 from datapipe_ops.io import tables
 from datapipe_ops.io.atomic import atomic_output
-from datapipe_ops.io.layout import SCHEMA_VERSION
+from datapipe_ops.io.layout import CTAPIPE_TRIGGER, DL2_SUBARRAY, SCHEMA_VERSION, TRIGGER
 from datapipe_ops.io.provenance import (
     pending_input_records,
     start_provenance,
@@ -72,10 +72,38 @@ class ProductWriter:
         try:
             if exc_type is None:
                 self._complete_inputs()
+                self._link_ctapipe_names()
+                self._ctapipe_dl2_tables()
                 write_provenance(self.file, self.provenance)
             self.file.close()
         finally:
             self._stack.__exit__(exc_type, exc, tb)
+
+    def _link_ctapipe_names(self) -> None:
+        """Hard-link the trigger table where ctapipe's TableLoader reads it (DL1, DL2)."""
+        if self.level not in ("DL1", "DL2") or TRIGGER not in self.h5:
+            return
+        meta = tables.META_SUFFIX
+        for source, alias in ((TRIGGER, CTAPIPE_TRIGGER), (TRIGGER + meta, CTAPIPE_TRIGGER + meta)):
+            if source in self.h5 and alias not in self.h5:
+                self.h5.require_group(alias.rpartition("/")[0])
+                self.h5[alias] = self.h5[source]
+
+    def _ctapipe_dl2_tables(self) -> None:
+        """ctapipe's TableLoader reads every node of a ``/dl2/event/subarray/<kind>`` group as
+        a table: there the units go into ctapipe's column attributes (``CTAFIELD_<i>_UNIT``)
+        instead of astropy's header dataset beside the table (DataPipe's reader takes them
+        from the header attribute every table carries)."""
+        if DL2_SUBARRAY not in self.h5:
+            return
+        for kind in self.h5[DL2_SUBARRAY].values():
+            if not isinstance(kind, h5py.Group):
+                continue
+            for name in list(kind):
+                if name.endswith(tables.META_SUFFIX):
+                    del kind[name]
+                elif isinstance(kind[name], h5py.Dataset):
+                    tables.write_ctapipe_units(kind[name])
 
     @property
     def h5(self) -> h5py.File:
@@ -113,6 +141,16 @@ class ProductWriter:
         node = self.h5[path] if path in self.h5 else self.h5.require_group(path)
         for key, value in attrs.items():
             node.attrs[key] = value
+
+    def copy_nodes(self, source: h5py.File, paths: Sequence[str]) -> None:
+        """Copy groups or datasets (with their table headers) unchanged from ``source``; paths
+        that ``source`` lacks or that are already written are skipped."""
+        for path in paths:
+            for name in (path, path + tables.META_SUFFIX):
+                if name in source and name not in self.h5:
+                    parent, _, leaf = name.rpartition("/")
+                    target = self.h5.require_group(parent or "/")
+                    source.copy(source[name], target, name=leaf)
 
     def write_subarray(self, subarray: SubarrayDescription) -> None:
         """Write the subarray layout and its camera descriptions."""

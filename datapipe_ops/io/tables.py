@@ -262,6 +262,14 @@ def append_array(
     dset[start:] = array
 
 
+def write_ctapipe_units(dset: h5py.Dataset) -> None:
+    """Add ctapipe's per-column unit attributes (``CTAFIELD_<position>_UNIT``) to a table."""
+    units = json.loads(dset.attrs.get(UNITS_ATTR, "{}"))
+    for position, name in enumerate(dset.dtype.names or ()):
+        if name in units:
+            dset.attrs[f"CTAFIELD_{position}_UNIT"] = units[name]
+
+
 def _header(h5file: h5py.File, path: str) -> dict:
     """The table header: from its JSON copy if written (parsing the YAML costs ~3 ms)."""
     header_json = h5file[path].attrs.get(HEADER_ATTR)

@@ -1,0 +1,152 @@
+"""``datapipe merge`` throughput against a plain copy of the same bytes, and its peak memory.
+
+A DL1 product (a simulated diffuse-gamma run of the demo subarray, or ``--dl1``) is copied into
+N inputs; then, each in a fresh process:
+
+* a plain copy of the N input files (``shutil.copyfile``, the reference);
+* ``merge_products`` of the N inputs into one product (no catalog);
+
+for N = 5 and N = 50. Printed: MB/s of input (file) bytes for both, the ratio (target ≥ 50 %),
+and the peak resident memory of each merge process (target: flat from 5 to 50 inputs), plus the
+uncompressed size of the tables, which the merge decodes and re-encodes (gzip) while the copy
+moves compressed bytes.
+
+Usage::
+
+    python benchmarks/merge_throughput.py [--n-showers 3000] [--dl1 FILE] [--counts 5 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+CHILD = r"""
+import json, resource, shutil, sys, time
+from pathlib import Path
+mode, output, inputs = sys.argv[1], Path(sys.argv[2]), [Path(p) for p in sys.argv[3:]]
+if mode == "merge":
+    from datapipe_ops.merge.stage import merge_products
+start = time.perf_counter()
+if mode == "copy":
+    output.mkdir()
+    for path in inputs:
+        shutil.copyfile(path, output / path.name)
+else:
+    merge_products(inputs, output, register=False)
+seconds = time.perf_counter() - start
+peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"seconds": seconds, "peak_mib": peak_kib / 1024}))
+"""
+
+
+def simulate_dl1(directory: Path, n_showers: int) -> Path:
+    """A diffuse-gamma run of the demo production, calibrated to DL1."""
+    from datapipe_ops.calib.stage import dl0_to_dl1
+    from datapipe_ops.config import load_config
+    from datapipe_ops.resources import include_dir
+    from datapipe_ops.simulation.config import SimulationConfig
+    from datapipe_ops.simulation.production import file_seed, simulate_run
+
+    config = load_config(include_dir() / "config/simulation/demo.yaml", SimulationConfig)
+    component = config.component("gamma_diffuse")
+    dl0 = directory / "gamma.dl0.h5"
+    summary = simulate_run(
+        config,
+        component,
+        dl0,
+        file_seed(config.seed, component.name, 0),
+        component.obs_id_start,
+        n_showers=n_showers,
+        show_progress=False,
+    )
+    dl1 = directory / "gamma.dl1.h5"
+    dl0_to_dl1(dl0, dl1, summary.coefficients_path, register=False)
+    return dl1
+
+
+def raw_bytes(path: Path) -> int:
+    """Uncompressed bytes of every dataset of a product (what the merge decodes and encodes)."""
+    import h5py
+
+    total = 0
+
+    def visit(_: str, node: object) -> None:
+        nonlocal total
+        if isinstance(node, h5py.Dataset):
+            total += node.dtype.itemsize * node.size
+
+    with h5py.File(path) as h5:
+        h5.visititems(visit)
+    return total
+
+
+def renumbered_copy(source: Path, target: Path, index: int) -> Path:
+    """A copy whose obs_ids are shifted by ``1000 * index`` (a distinct run to merge)."""
+    import h5py
+
+    shutil.copy(source, target)
+
+    def shift(_: str, node: object) -> None:
+        if isinstance(node, h5py.Dataset) and node.dtype.names and "obs_id" in node.dtype.names:
+            rows = node[()]
+            rows["obs_id"] += 1000 * index
+            node[...] = rows
+
+    with h5py.File(target, "r+") as h5:
+        h5.visititems(shift)
+    return target
+
+
+def run_child(mode: str, output: Path, inputs: list[Path]) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD, mode, str(output), *map(str, inputs)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n-showers", type=int, default=3000)
+    parser.add_argument("--dl1", type=Path, help="use this DL1 product instead of simulating")
+    parser.add_argument("--counts", type=int, nargs="+", default=[5, 50])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        source = args.dl1 or simulate_dl1(tmp, args.n_showers)
+        size = source.stat().st_size
+        raw = raw_bytes(source)
+        print(
+            f"input: {source.name}, {size / 1e6:.2f} MB per file, {raw / 1e6:.1f} MB uncompressed"
+            f" (compression ratio {raw / size:.0f}: the merge decodes and re-encodes the tables,"
+            " the copy moves compressed bytes)"
+        )
+        print("\n n_inputs  input MB   copy MB/s  merge MB/s  merge/copy  merge peak RSS [MiB]")
+        for count in args.counts:
+            inputs = [
+                renumbered_copy(source, tmp / f"in_{count}_{i}.dl1.h5", i) for i in range(count)
+            ]
+            copy = run_child("copy", tmp / f"copy_{count}", inputs)
+            merge = run_child("merge", tmp / f"merged_{count}.dl1.h5", inputs)
+            total = size * count / 1e6
+            copy_rate, merge_rate = total / copy["seconds"], total / merge["seconds"]
+            print(
+                f" {count:8d}  {total:8.1f}  {copy_rate:10.1f}  {merge_rate:10.2f}"
+                f"  {merge_rate / copy_rate:9.1%}  {merge['peak_mib']:20.0f}"
+            )
+            for path in inputs:
+                path.unlink()
+            shutil.rmtree(tmp / f"copy_{count}")
+            (tmp / f"merged_{count}.dl1.h5").unlink()
+
+
+if __name__ == "__main__":
+    main()

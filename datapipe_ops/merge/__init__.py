@@ -1,0 +1,1 @@
+"""Merging DL1 or DL2 products into one (``datapipe merge``, UC-130-1.8)."""

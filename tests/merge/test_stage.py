@@ -1,0 +1,160 @@
+"""`datapipe merge`: concatenation, summed histograms, provenance, refusals, bounded memory."""
+
+from __future__ import annotations
+
+import shutil
+import tracemalloc
+
+import h5py
+import numpy as np
+import pytest
+
+from datapipe_ops.cli.main import main
+from datapipe_ops.errors import InputFileError
+from datapipe_ops.io import layout, read_provenance
+from datapipe_ops.merge.stage import merge_products
+from datapipe_ops.reco.events import EventReader
+
+
+def same_rows(a: np.ndarray, b: np.ndarray) -> bool:
+    """Structured arrays equal field by field (NaN equal to NaN)."""
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    return all(
+        np.array_equal(a[name], b[name], equal_nan=a[name].dtype.kind == "f")
+        for name in a.dtype.names
+    )
+
+
+def _rows(path, table):
+    with h5py.File(path) as h5:
+        return h5[table][()]
+
+
+def test_merge_is_the_concatenation(dl1_runs, tmp_path):
+    from datapipe_ops.catalog import Catalog
+
+    url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    inputs = [run["dl1"] for run in dl1_runs]
+    output = tmp_path / "merged.dl1.h5"
+    # given in reverse order: the merge orders runs by their first (obs_id, event_id)
+    summary = merge_products(inputs[::-1], output, catalog_url=url)
+    for table in (
+        layout.TRIGGER,
+        layout.SHOWER,
+        layout.SIMULATION_RUN,
+        layout.tel_path(layout.DL1_PARAMETERS, 1),
+        layout.tel_path(layout.TRUE_IMAGES, 4),
+    ):
+        expected = np.concatenate([_rows(p, table) for p in inputs])
+        assert same_rows(_rows(output, table), expected), table
+    assert summary.n_events == sum(len(_rows(p, layout.TRIGGER)) for p in inputs)
+    histograms = [_rows(p, layout.SHOWER_DISTRIBUTION) for p in inputs]
+    merged = _rows(output, layout.SHOWER_DISTRIBUTION)
+    assert len(merged) == 1 and merged["obs_id"][0] == -1
+    assert merged["n_entries"][0] == sum(h["n_entries"].sum() for h in histograms)
+    assert np.array_equal(merged["histogram"][0], sum(h["histogram"][0] for h in histograms))
+    with h5py.File(output) as h5:
+        assert h5.attrs["data_level"] == "DL1" and h5.attrs["merged"]
+        assert h5.attrs["n_inputs"] == 2 and "obs_id" not in h5.attrs
+        provenance = read_provenance(h5)
+        assert provenance["stage"] == "merge"
+        recorded = {r["path"]: r["sha256"] for r in provenance["inputs"]}
+        assert set(recorded) == {str(p.absolute()) for p in inputs}
+        assert all(len(h) == 64 for h in recorded.values())
+        list(EventReader(h5, chunk_size=50))  # tables stay aligned with the trigger table
+    with Catalog(url) as catalog:
+        tree = catalog.lineage(summary.product_id, depth=1)
+        assert {str(n.product.path) for n in tree.inputs} == {str(p.absolute()) for p in inputs}
+        assert tree.product.kind == "merged"
+
+
+def test_merged_dl2_keeps_the_geometry(dl1_runs, tmp_path):
+    from datapipe_ops.reco import names
+    from datapipe_ops.reco.stage import dl1_to_dl2
+
+    dl2 = []
+    for run in dl1_runs:
+        dl2.append(tmp_path / run["dl1"].name.replace("dl1", "dl2"))
+        dl1_to_dl2(run["dl1"], dl2[-1], register=False)
+    output = tmp_path / "merged.dl2.h5"
+    merge_products(dl2, output, register=False)
+    table = names.subarray_path(names.GEOMETRY, names.HILLAS_INTERSECTION)
+    expected = np.concatenate([_rows(p, table) for p in dl2])
+    assert same_rows(_rows(output, table), expected)
+
+
+def _with_other_config(run, tmp_path):
+    from datapipe_ops.calib.config import DL0ToDL1Config
+    from datapipe_ops.calib.stage import dl0_to_dl1
+
+    output = tmp_path / "other.dl1.h5"
+    config = DL0ToDL1Config.model_validate({"extraction": {"window_width": 5}})
+    dl0_to_dl1(run["dl0"], output, run["coefficients"], config, register=False)
+    return output
+
+
+def test_refuses_mixed_inputs(dl1_runs, tmp_path, capsys):
+    first = dl1_runs[0]["dl1"]
+    other = _with_other_config(dl1_runs[1], tmp_path)
+    output = tmp_path / "merged.h5"
+    code = main(["merge", str(first), str(other), "-o", str(output), "--no-register", "-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert "other.dl1.h5" in err[0] and "processing configuration" in err[0]
+    assert not output.exists()
+    # another instrument: one telescope moved
+    moved = shutil.copy(dl1_runs[1]["dl1"], tmp_path / "moved.dl1.h5")
+    with h5py.File(moved, "r+") as h5:
+        dset = h5[layout.SUBARRAY_LAYOUT]
+        rows = dset[()]
+        rows["pos_x"][1] += 1.0
+        dset[...] = rows
+    with pytest.raises(InputFileError, match="instrument") as error:
+        merge_products([first, moved], output, register=False)
+    assert error.value.path == str(moved)
+    # the same run twice
+    twice = shutil.copy(first, tmp_path / "twice.dl1.h5")
+    with pytest.raises(InputFileError, match="obs_id 1001 that") as error:
+        merge_products([first, twice], output, register=False)
+    assert error.value.path == str(twice)
+    # another level
+    with pytest.raises(InputFileError, match="DL0"):
+        merge_products([first, dl1_runs[1]["dl0"]], output, register=False)
+    assert not output.exists()
+
+
+def _renumbered_copy(source, target, index):
+    """A copy whose obs_ids are shifted by 1000 * index (another run, same content)."""
+    shutil.copy(source, target)
+
+    def shift(_, node):
+        if isinstance(node, h5py.Dataset) and node.dtype.names and "obs_id" in node.dtype.names:
+            rows = node[()]
+            rows["obs_id"] += 1000 * index
+            node[...] = rows
+
+    with h5py.File(target, "r+") as h5:
+        h5.visititems(shift)
+    return target
+
+
+def _peak_memory(inputs, output) -> int:
+    tracemalloc.start()
+    try:
+        merge_products(inputs, output, register=False, overwrite=True)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_does_not_grow_with_the_number_of_inputs(dl1_runs, tmp_path):
+    source = dl1_runs[0]["dl1"]
+    copies = [_renumbered_copy(source, tmp_path / f"copy_{i}.dl1.h5", i) for i in range(12)]
+    _peak_memory(copies[:2], tmp_path / "warm.h5")
+    few = _peak_memory(copies[:3], tmp_path / "few.h5")
+    many = _peak_memory(copies, tmp_path / "many.h5")
+    assert many < 1.3 * few + (1 << 20), (few, many)
+    assert len(_rows(tmp_path / "many.h5", layout.TRIGGER)) == 12 * len(
+        _rows(source, layout.TRIGGER)
+    )
