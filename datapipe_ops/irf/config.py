@@ -15,12 +15,13 @@ from astropy import units as u
 from pydantic import Field, model_validator
 
 from datapipe_ops.config import StageConfig
+from datapipe_ops.reco import names
 
 #: Algorithm names of the DL2 tables read by default (the DL1→DL2 stage's names).
-DEFAULT_GEOMETRY = "StereoDisp"
-DEFAULT_ENERGY = "DataPipeEnergy"
-DEFAULT_GAMMANESS = "DataPipeGammaness"
-DEFAULT_EVENT_TYPE = "DataPipeEventType"
+DEFAULT_GEOMETRY = names.DEFAULT_GEOMETRY
+DEFAULT_ENERGY = names.ENERGY_ALGORITHM
+DEFAULT_GAMMANESS = names.GAMMANESS_ALGORITHM
+DEFAULT_EVENT_TYPE = names.EVENT_TYPE_ALGORITHM
 
 
 class DL2Algorithms(StageConfig):
