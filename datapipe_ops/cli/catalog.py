@@ -367,7 +367,10 @@ def input_record(text: str, campaign: str | None = None) -> Any:
         fields["campaign"] = campaign
     path = Path(fields["path"])
     if fields.get("sha256") is None or fields.get("size_bytes") is None:
-        return ProductRecord.from_file(path, **{k: v for k, v in fields.items() if k != "path"})
+        computed = ("path", "sha256", "size_bytes")  # both computed from the file
+        return ProductRecord.from_file(
+            path, **{k: v for k, v in fields.items() if k not in computed}
+        )
     if not path.is_file():
         raise InputFileError("no such file", path=path)
     context = {"software_version": __version__, **orchestration_context()}

@@ -23,7 +23,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -154,7 +154,7 @@ def input_record(dl0: Mapping[str, Any]) -> dict[str, Any]:
     record = {
         "path": dl0["path"],
         "level": "DL0",
-        "sha256": dl0.get("sha256"),
+        "sha256": dl0.get("sha256") or (dl0.get("checksums") or {}).get("sha256"),
         "size_bytes": dl0.get("size"),
         "n_events": dl0.get("n_events"),
         "obs_id": meta.get("obs_id"),
@@ -335,21 +335,3 @@ def plan_night_dl1(
         )
         for block, found in zip(blocks, coefficients, strict=True)
     ]
-
-
-def observation_window(entries: Iterable[Mapping[str, Any]]) -> tuple[str, str]:
-    """The earliest start and latest stop of DL0 entries (``meta.start`` / ``meta.stop``)."""
-    starts = [datetime.fromisoformat(str(e["meta"]["start"])) for e in entries]
-    stops = [datetime.fromisoformat(str(e["meta"]["stop"])) for e in entries]
-    if not starts:
-        raise CampaignError("no DL0 file with a start and stop time")
-    return min(starts).isoformat(), max(stops).isoformat()
-
-
-def pad(start: str, stop: str, seconds: float = 0.0) -> tuple[str, str]:
-    """Widen a time window by ``seconds`` on both sides."""
-    delta = timedelta(seconds=seconds)
-    return (
-        (datetime.fromisoformat(start) - delta).isoformat(),
-        (datetime.fromisoformat(stop) + delta).isoformat(),
-    )

@@ -172,3 +172,21 @@ def test_default_catalog_comes_from_the_environment(tmp_path, monkeypatch, capsy
     monkeypatch.setenv("DATAPIPE_CATALOG_URL", f"sqlite:///{tmp_path / 'env.sqlite'}")
     assert run(capsys, "catalog", "init")[0] == 0
     assert (tmp_path / "env.sqlite").is_file()
+
+
+def test_register_inputs_computes_what_the_bdms_did_not_verify(tmp_path, url, capsys):
+    """A Rucio dataset verifies adler32, not sha256: the file's sha256 (and size) is computed."""
+    import json
+
+    dl0 = tmp_path / "run7.dl0.h5"
+    dl0.write_bytes(b"waveforms" * 50)
+    product = json.dumps({"path": str(dl0), "level": "DL0", "size_bytes": 450, "obs_id": 7})
+    code, _, err = run(
+        capsys, "catalog", "register-inputs", "--campaign", "c", "--campaign-kind", "simulation",
+        "--product", product, "--catalog", url,
+    )  # fmt: skip
+    assert code == 0, err
+    with Catalog(url) as catalog:
+        (registered,) = catalog.list_products()
+    assert registered.sha256 == hashlib.sha256(dl0.read_bytes()).hexdigest()
+    assert registered.size_bytes == 450 and registered.obs_id == 7

@@ -62,6 +62,9 @@ def test_dl1_plan_calibrates_with_overwrite_in_its_version_and_records_the_input
     # a Rucio RSE keeps a dataset's files in different directories: the listed path wins
     listed = [entry, {"name": "c.h5", "path": "/rse/ab/cd/c.h5"}]
     assert campaigns.coefficients_beside(entry, listed) == "/rse/ab/cd/c.h5"
+    # the BDMS backends list their checksums by algorithm: the stand-in's sha256 is kept
+    listed_entry = {**entry, "sha256": None, "checksums": {"sha256": "cd" * 32}}
+    assert campaigns.input_record(listed_entry)["sha256"] == "cd" * 32
     plan = campaigns.dl1_plan(entry, "/d/out/x.dl1.h5", "camp", "/d/bdms/p/c.h5", "/cfg.yaml")
     assert set(plan) == {"input", "dl0_to_dl1"}  # one stage task per file
     assert plan["input"] == {
