@@ -275,7 +275,9 @@ def test_deferred_sensor_in_a_dag_run_gets_the_late_dataset(airflow_db, feed):
     dag = sensor_dag(feed, "bdms_sensor_late", dataset, timeout=60)
 
     def later():
-        time.sleep(1.0)
+        # late enough that the sensor is waiting even when dag.test is slow to start it (a
+        # fresh clone's first run imports and compiles more before its first task)
+        time.sleep(8.0)
         feed.deliver(dataset, ["f1.h5", "f2.h5"], expected=2)
 
     writer = threading.Thread(target=later)
