@@ -54,11 +54,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     temporary.write_text(page)
     temporary.replace(output)
     table = tests_by_requirement(results)
-    untested = [r.id for r in catalogue.requirements if r.id not in table]
+    untested = [r for r in catalogue.requirements if r.id not in table]
     print(
         f"{output}: {len(catalogue.requirements)} requirements, "
-        f"{sum(len(t) for t in table.values())} test links; without a test: "
-        f"{', '.join(untested) or 'none'}"
+        f"{sum(len(t) for t in table.values())} links to test functions; without a test: "
+        f"{sum(r.status == 'planned' for r in untested)} planned, "
+        f"{sum(r.status != 'planned' and r.verification == 'analysis' for r in untested)}"
+        " verified by analysis, others: "
+        + (
+            ", ".join(r.id for r in untested if r.status != "planned" and r.verification == "test")
+            or "none"
+        )
     )
     return 0
 

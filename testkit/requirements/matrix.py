@@ -70,6 +70,12 @@ def render(catalogue: Catalogue, results: Mapping[str, Any]) -> str:
         f"Last run recorded: {results.get('updated') or 'none'}; last collection of the whole"
         f" suite: {complete or 'none (links may be incomplete)'}.\n"
     )
+    counts = Counter(entry.get("outcome", NOT_RUN) for entry in results.get("tests", {}).values())
+    lines.append(
+        f"{sum(counts.values())} marked tests (parametrisations counted): "
+        + (", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts[o]) or "none")
+        + ".\n"
+    )
     lines += ["## Summary", "", "| requirement | use cases | method | tests | last result |"]
     lines.append("|---|---|---|---|---|")
     for requirement in catalogue.requirements:
