@@ -59,7 +59,7 @@ class Requirement(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Requirement:
-        if self.status == "planned" and not self.expected_tests:
+        if self.status == "planned" and self.verification == "test" and not self.expected_tests:
             raise ValueError("a planned requirement says where its tests will be (expected_tests)")
         if self.verification == "analysis" and not self.evidence:
             raise ValueError("an analysis requirement names its evidence (scripts, pages)")

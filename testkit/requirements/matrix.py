@@ -104,10 +104,8 @@ def _details(
     lines.append(f"- derived from: {', '.join(requirement.derived_from)}")
     method = requirement.verification
     if requirement.status == "planned":
-        method += " (planned; tests expected in " + ", ".join(
-            f"`{path}`" for path in requirement.expected_tests
-        )
-        method += ")"
+        expected = ", ".join(f"`{path}`" for path in requirement.expected_tests)
+        method += f" (planned; tests expected in {expected})" if expected else " (planned)"
     lines.append(f"- verification: {method}")
     if requirement.implemented_in:
         lines.append(
