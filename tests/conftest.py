@@ -19,6 +19,10 @@ from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
+# Requirement marks checked against docs/requirements/requirements.yaml at collection, outcomes
+# recorded for the verification matrix (docs/developer-guide.md, "Requirements").
+pytest_plugins = ["testkit.requirements.plugin"]
+
 # The real Rucio server of the BDMS tests (tests/rucio/rucio_service.py): one per session,
 # whichever test directories use it.
 sys.path.insert(0, str(REPOSITORY / "tests" / "rucio"))

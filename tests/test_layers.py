@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-010")
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "datapipe_ops"
 

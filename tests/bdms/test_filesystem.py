@@ -8,6 +8,8 @@ from datapipe_ops.bdms.backend import BDMSAccessError, DeliveryFile, open_backen
 from datapipe_ops.bdms.filesystem import FilesystemBDMS
 from datapipe_ops.bdms.manifest import add_to_manifest, read_manifest, start_manifest
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-030")
+
 
 def deliver(directory, names, expected=None, kind="simulation", complete=None):
     """Write files and add them to the manifest one by one, as a BDMS transfer does."""
@@ -88,6 +90,7 @@ def test_a_night_is_a_container_of_block_datasets(tmp_path):
     assert "block1: obs1.dl0.h5: size 1 B" in bdms.status("observation/2026-11-24").describe()
 
 
+@pytest.mark.requirement("DPPS-DP-R-031")
 def test_products_are_delivered_into_a_manifest_dataset_and_never_overwritten(tmp_path):
     bdms = open_backend("filesystem", root=tmp_path / "bdms")
     product = tmp_path / "x.dl1.h5"

@@ -16,6 +16,8 @@ from datapipe_ops.bdms.manifest import (
 from datapipe_ops.checksum import sha256_file
 from datapipe_ops.errors import InputFileError
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-030")
+
 
 def _file(directory, name, content):
     path = directory / name

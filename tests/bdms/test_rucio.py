@@ -36,6 +36,7 @@ def rucio(rucio_server):
     return rucio_server.backend()
 
 
+@pytest.mark.requirement("DPPS-DP-R-030")
 def test_an_uploaded_stand_in_dataset_is_ready_with_its_description(rucio, tmp_path):
     dataset = unique("simulation/prod")
     source = stand_in_dataset(tmp_path / "prod", ["a.dl0.h5", "b.dl0.h5"])
@@ -62,6 +63,7 @@ def test_an_uploaded_stand_in_dataset_is_ready_with_its_description(rucio, tmp_p
     assert f"simpipe:{dataset} on rucio" in status.describe()
 
 
+@pytest.mark.requirement("DPPS-DP-R-030")
 def test_an_open_dataset_is_waited_for_until_it_is_closed(rucio, tmp_path):
     dataset = unique("observation/night")
     source = stand_in_dataset(tmp_path / "n", ["obs1.dl0.h5"], kind="observation", complete=False)
@@ -74,6 +76,7 @@ def test_an_open_dataset_is_waited_for_until_it_is_closed(rucio, tmp_path):
     assert rucio.status(dataset).ready
 
 
+@pytest.mark.requirement("DPPS-DP-R-030")
 def test_a_corrupted_replica_is_refused_naming_the_did(rucio, tmp_path):
     dataset = unique("simulation/corrupt")
     rucio.deliver_manifest_dataset(stand_in_dataset(tmp_path / "c", ["a.dl0.h5"]), dataset)
@@ -85,6 +88,7 @@ def test_a_corrupted_replica_is_refused_naming_the_did(rucio, tmp_path):
     assert status.problems[0].startswith(f"simpipe:{dataset}/a.dl0.h5: adler32 mismatch on ")
 
 
+@pytest.mark.requirement("DPPS-DP-R-030")
 def test_a_replica_lost_from_the_rse_is_refused(rucio, tmp_path):
     dataset = unique("simulation/lost")
     rucio.deliver_manifest_dataset(stand_in_dataset(tmp_path / "l", ["a.dl0.h5"]), dataset)
@@ -100,6 +104,7 @@ def test_a_replica_lost_from_the_rse_is_refused(rucio, tmp_path):
     )
 
 
+@pytest.mark.requirement("DPPS-DP-R-030")
 def test_a_night_container_holds_its_block_datasets(rucio, rucio_server, tmp_path):
     night = unique("observation/2026-11-24")
     for k in (1, 2):
@@ -119,6 +124,7 @@ def test_a_night_container_holds_its_block_datasets(rucio, rucio_server, tmp_pat
     ]
 
 
+@pytest.mark.requirement("DPPS-DP-R-031")
 def test_products_are_delivered_once_and_never_overwritten(rucio, rucio_server, tmp_path):
     scope = rucio_server.add_scope(unique("camp"))
     product = tmp_path / "x.dl1.h5"
@@ -134,6 +140,7 @@ def test_products_are_delivered_once_and_never_overwritten(rucio, rucio_server, 
         rucio.deliver(dataset, [item])
 
 
+@pytest.mark.requirement("DPPS-DP-R-031")
 def test_delivery_into_a_scope_nobody_created_says_who_must_create_it(rucio, tmp_path):
     product = tmp_path / "x.dl1.h5"
     product.write_bytes(b"DL1")
@@ -143,6 +150,7 @@ def test_delivery_into_a_scope_nobody_created_says_who_must_create_it(rucio, tmp
         rucio.deliver("nosuchscope:c/v1", [DeliveryFile(str(product), "x.dl1.h5", "DL1")])
 
 
+@pytest.mark.requirement("DPPS-DP-R-001", "DPPS-DP-R-030")
 def test_refused_credentials_and_an_unreachable_server_are_one_line_each(rucio_server, tmp_path):
     from rucio_service import free_port
 

@@ -12,6 +12,8 @@ from datapipe_ops.errors import CalibrationError
 from datapipe_ops.io import ProductWriter, open_product
 from datapipe_ops.io.coefficients import coefficients_table, write_coefficients
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-032")
+
 T0 = Time("2025-01-01T00:00:00", scale="utc")
 
 
@@ -31,6 +33,7 @@ def write_file(path, n_pixels=5, valid=(True, False, True)):
     return path
 
 
+@pytest.mark.requirement("DPPS-DP-R-040")
 def test_rows_follow_validity(tmp_path):
     path = write_file(tmp_path / "c.h5")
     with open_product(path, level="CALIBRATION") as h5:
@@ -43,6 +46,7 @@ def test_rows_follow_validity(tmp_path):
 
 
 @pytest.mark.parametrize("hours", [[-0.5], [1.5], [3.5], [0.2, 1.2]])
+@pytest.mark.requirement("DPPS-DP-R-004")
 def test_uncovered_events_name_obs_and_time_range(tmp_path, hours):
     path = write_file(tmp_path / "c.h5")
     with open_product(path, level="CALIBRATION") as h5:

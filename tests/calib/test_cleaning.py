@@ -42,6 +42,7 @@ def reference_masks(geometry, images, **kwargs):
         {"picture_thresh": 6.0, "boundary_thresh": 6.0, "min_number_picture_neighbors": 3},
     ],
 )
+@pytest.mark.requirement("DPPS-DP-R-042")
 def test_tailcuts_masks_identical_to_ctapipe(camera_name, settings):
     from datapipe_ops.instrument import load_camera
 
@@ -62,6 +63,7 @@ def test_tailcuts_masks_identical_to_ctapipe(camera_name, settings):
     assert 0 < masks.sum() < masks.size  # the test images do get cleaned
 
 
+@pytest.mark.requirement("DPPS-DP-R-042")
 def test_threshold_compared_in_float32(lstcam):
     """A pixel at float32(7.1) passes a threshold of 7.1, as numpy compares float32 arrays."""
     geometry = lstcam.geometry
@@ -89,6 +91,7 @@ def test_threshold_compared_in_float32(lstcam):
 
 
 @pytest.mark.parametrize(("time_limit", "min_neighbors"), [(2.0, 1), (5.0, 2), (0.5, 1)])
+@pytest.mark.requirement("DPPS-DP-R-042")
 def test_time_constraint_identical_to_ctapipe(lstcam, time_limit, min_neighbors):
     from ctapipe.image import apply_time_delta_cleaning, tailcuts_clean
 

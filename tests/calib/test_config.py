@@ -15,6 +15,7 @@ def test_shipped_yaml_is_the_defaults():
     assert load_config(path, DL0ToDL1Config) == DL0ToDL1Config()
 
 
+@pytest.mark.requirement("DPPS-DP-R-042")
 def test_per_camera_cleaning_defaults_are_ctapipes():
     config = DL0ToDL1Config()
     thresholds = {
@@ -59,6 +60,7 @@ def test_override_changes_only_its_keys(tmp_path):
         ("clean: {}\n", "unknown key 'clean'"),
     ],
 )
+@pytest.mark.requirement("DPPS-DP-R-009")
 def test_bad_config_is_one_clear_error(tmp_path, text, problem):
     path = tmp_path / "bad.yaml"
     path.write_text(text)

@@ -55,6 +55,7 @@ def assert_identical_to_ctapipe(camera, toy, settings, reference_chain, coeffici
 
 @pytest.mark.parametrize("camera_name", ["LSTCam", "NectarCam", "FlashCam", "CHEC"])
 @pytest.mark.parametrize(("width", "shift"), [(7, 3), (4, 1), (12, 6), (3, 0)])
+@pytest.mark.requirement("DPPS-DP-R-041")
 def test_integration_correction_is_ctapipes(camera_name, width, shift):
     from ctapipe.image.extractor import integration_correction as reference
 
@@ -76,6 +77,7 @@ def test_integration_correction_is_ctapipes(camera_name, width, shift):
 
 
 @pytest.mark.parametrize("method", METHODS)
+@pytest.mark.requirement("DPPS-DP-R-041")
 def test_images_identical_to_ctapipe(lstcam, make_toy, reference_chain, method):
     toy = make_toy(lstcam, 12, seed=1)
     settings = ReferenceSettings(method=method, peak_index=15)
@@ -90,11 +92,13 @@ def test_images_identical_to_ctapipe(lstcam, make_toy, reference_chain, method):
         {"apply_integration_correction": False},
     ],
 )
+@pytest.mark.requirement("DPPS-DP-R-041")
 def test_window_options_identical_to_ctapipe(chec, make_toy, reference_chain, changes):
     toy = make_toy(chec, 6, seed=2)  # square pixels (4 neighbours), 128 samples
     assert_identical_to_ctapipe(chec, toy, ReferenceSettings(**changes), reference_chain)
 
 
+@pytest.mark.requirement("DPPS-DP-R-041")
 def test_flat_and_isolated_waveforms_identical_to_ctapipe(lstcam, make_toy, reference_chain):
     """Ties for the maximum and a pixel whose neighbours are all broken (sum of -0.0/+0.0)."""
     toy = make_toy(lstcam, 3, seed=3, n_broken=0)
@@ -109,6 +113,7 @@ def test_flat_and_isolated_waveforms_identical_to_ctapipe(lstcam, make_toy, refe
 
 
 @pytest.mark.parametrize("pedestal", [1.25, 0.0])
+@pytest.mark.requirement("DPPS-DP-R-041")
 def test_small_or_zero_pedestals_identical_to_ctapipe(lstcam, make_toy, reference_chain, pedestal):
     """Pedestals below 4 ADC take the sample-by-sample window sums, 0 the vector ones."""
     toy = make_toy(lstcam, 4, seed=9)
@@ -117,6 +122,7 @@ def test_small_or_zero_pedestals_identical_to_ctapipe(lstcam, make_toy, referenc
     assert_identical_to_ctapipe(lstcam, toy, ReferenceSettings(), reference_chain, coefficients)
 
 
+@pytest.mark.requirement("DPPS-DP-R-040", "DPPS-DP-R-032")
 def test_each_event_uses_its_coefficient_row(lstcam, make_toy, reference_chain):
     toy = make_toy(lstcam, 6, seed=4)
     first = toy.coefficients()
@@ -135,6 +141,7 @@ def test_each_event_uses_its_coefficient_row(lstcam, make_toy, reference_chain):
         assert np.array_equal(peak_time[rows == row], ref_time)
 
 
+@pytest.mark.requirement("DPPS-DP-R-040")
 def test_calibration_undoes_gain_and_pedestal(lstcam, make_toy):
     toy = make_toy(lstcam, 20, seed=5, n_broken=0)
     image, _ = ours(toy, ReferenceSettings())
@@ -157,6 +164,7 @@ def test_calibration_undoes_gain_and_pedestal(lstcam, make_toy):
     assert np.median(raw[bright] / toy.true_pe[bright]) > 5
 
 
+@pytest.mark.requirement("DPPS-DP-R-040")
 def test_peak_time_corrected_for_time_offsets(lstcam, make_toy):
     toy = make_toy(lstcam, 10, seed=6, n_broken=0)
     bright = toy.true_pe > 200
@@ -169,6 +177,7 @@ def test_peak_time_corrected_for_time_offsets(lstcam, make_toy):
     assert np.allclose(uncorrected[bright] - corrected[bright], offsets, atol=1e-5)
 
 
+@pytest.mark.requirement("DPPS-DP-R-040")
 def test_broken_pixels_are_neighbour_averages(lstcam, make_toy):
     toy = make_toy(lstcam, 4, seed=7, n_broken=5)
     image, peak_time = ours(toy, ReferenceSettings())

@@ -32,6 +32,7 @@ def tel_ids(path):
         return layout.tel_ids_in(h5, layout.WAVEFORMS if "dl0" in path.name else PARAMS)
 
 
+@pytest.mark.requirement("DPPS-DP-R-044")
 def test_every_telescope_event_is_parameterised(simulated_run, dl1):
     dl0, _ = simulated_run
     summary, _ = dl1
@@ -48,6 +49,7 @@ def test_every_telescope_event_is_parameterised(simulated_run, dl1):
     assert 0 < summary.n_valid <= summary.n_telescope_events
 
 
+@pytest.mark.requirement("DPPS-DP-R-006", "DPPS-DP-R-044")
 def test_pass_through_and_provenance(simulated_run, dl1):
     dl0, coefficients = simulated_run
     summary, _ = dl1
@@ -72,6 +74,7 @@ def test_pass_through_and_provenance(simulated_run, dl1):
     assert provenance["config"]["write_images"] is True
 
 
+@pytest.mark.requirement("DPPS-DP-R-044")
 def test_images_and_masks_are_consistent(dl1):
     summary, _ = dl1
     with open_product(summary.output) as h5:
@@ -87,6 +90,7 @@ def test_images_and_masks_are_consistent(dl1):
     )
 
 
+@pytest.mark.requirement("DPPS-DP-R-040")
 def test_calibration_recovers_true_charge(dl1):
     """Bright pixels: reconstructed charge over true p.e. ≈ 1 within photo-statistics."""
     summary, _ = dl1
@@ -104,6 +108,7 @@ def test_calibration_recovers_true_charge(dl1):
     assert np.std(pull) < 3.0  # Poisson, excess noise, NSB and electronics: a few sigma_pe
 
 
+@pytest.mark.requirement("DPPS-DP-R-007", "DPPS-DP-R-008")
 def test_rerun_and_other_chunk_size_give_identical_parameters(simulated_run, dl1, tmp_path):
     dl0, coefficients = simulated_run
     summary, _ = dl1
@@ -117,6 +122,7 @@ def test_rerun_and_other_chunk_size_give_identical_parameters(simulated_run, dl1
         assert IMAGES not in second  # images are optional
 
 
+@pytest.mark.requirement("DPPS-DP-R-043", "DPPS-DP-R-044")
 def test_parameters_agree_with_ctapipe_on_the_simulated_run(simulated_run, dl1):
     """The whole chain against ctapipe's CameraCalibrator + ImageProcessor (telescope 1)."""
     from datapipe_ops.calib.calibration import CoefficientSeries
@@ -173,6 +179,7 @@ def test_parameters_agree_with_ctapipe_on_the_simulated_run(simulated_run, dl1):
         assert np.allclose(ours[keep], expected[name][keep], rtol=1e-5, equal_nan=True), name
 
 
+@pytest.mark.requirement("DPPS-DP-R-021", "DPPS-DP-R-044")
 def test_product_registered_with_lineage(simulated_run, dl1):
     from datapipe_ops.catalog import Catalog
 

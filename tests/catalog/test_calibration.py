@@ -7,6 +7,8 @@ import pytest
 from datapipe_ops.catalog import ProductRecord
 from datapipe_ops.errors import CalibrationError, CatalogError
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-032")
+
 
 def utc(day, hour=0):
     return datetime(2025, 1, day, hour, tzinfo=UTC)

@@ -10,6 +10,8 @@ from datapipe_ops.catalog import Catalog, ProductRecord, head_revision
 from datapipe_ops.cli.main import main
 from testkit.postgres import register_many
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-022")
+
 N_PROCESSES = 4
 N_PER_PROCESS = 50
 

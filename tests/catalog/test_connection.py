@@ -11,7 +11,7 @@ from datapipe_ops.catalog import Catalog, ProductRecord
 from datapipe_ops.catalog.connection import is_disconnect, read_transaction, write_transaction
 from datapipe_ops.errors import CatalogError
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.requirement("DPPS-DP-R-024")]
 
 
 @pytest.fixture

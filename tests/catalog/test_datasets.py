@@ -7,6 +7,8 @@ import pytest
 from datapipe_ops.catalog import ProductQuery, ProductRecord
 from datapipe_ops.errors import CatalogError
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-020")
+
 NIGHT = datetime(2025, 3, 1, 22, 0, tzinfo=UTC)
 
 

@@ -7,6 +7,8 @@ import pytest
 from datapipe_ops.catalog import Product
 from datapipe_ops.catalog.lineage import build_tree
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-021")
+
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
 

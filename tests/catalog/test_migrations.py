@@ -20,6 +20,8 @@ from datapipe_ops.catalog.schema import METADATA, products
 from datapipe_ops.catalog.sqltypes import UTCDateTime
 from datapipe_ops.errors import CatalogError
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-023")
+
 ROOT = Path(__file__).resolve().parents[2]
 REVISIONS = [s.revision for s in reversed(list(ScriptDirectory(str(SCRIPTS)).walk_revisions()))]
 HEAD = REVISIONS[-1]

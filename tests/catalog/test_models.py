@@ -11,6 +11,7 @@ from datapipe_ops.catalog import Level, ProductQuery, ProductRecord
 from datapipe_ops.catalog.models import normalize_path, utc_datetime
 
 
+@pytest.mark.requirement("DPPS-DP-R-021")
 def test_record_normalises_level_particle_angles_and_times():
     rec = ProductRecord(
         path="/data/./x/../run1.h5",
@@ -44,6 +45,7 @@ def test_record_normalises_level_particle_angles_and_times():
         {"unknown_field": 1},
     ],
 )
+@pytest.mark.requirement("DPPS-DP-R-021")
 def test_record_rejects_bad_values(fields):
     with pytest.raises(ValidationError):
         ProductRecord(path="/x.h5", **{"level": "DL1", **fields})
@@ -70,6 +72,7 @@ def test_utc_datetime_accepts_the_usual_forms():
         utc_datetime("2nd of January")
 
 
+@pytest.mark.requirement("DPPS-DP-R-020")
 def test_query_keeps_dates_as_whole_days_and_round_trips_through_json():
     query = ProductQuery(level="dl1", start="2025-01-02", stop=date(2025, 1, 3), obs_ids=[4, 5])
     assert query.start == date(2025, 1, 2)
@@ -91,6 +94,7 @@ def test_query_keeps_dates_as_whole_days_and_round_trips_through_json():
         ({"levle": "DL1"}, "Extra inputs"),
     ],
 )
+@pytest.mark.requirement("DPPS-DP-R-020")
 def test_query_rejects_inconsistent_criteria(fields, problem):
     with pytest.raises(ValidationError, match=problem):
         ProductQuery(**fields)

@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from datapipe_ops.catalog import Catalog, Level, ProductQuery, ProductRecord, QualityFlag
 from datapipe_ops.errors import CatalogError, InputFileError
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-021")
+
 
 def record(path, level="DL1", **fields):
     return ProductRecord(path=path, level=level, **fields)
@@ -246,6 +248,7 @@ def test_list_products_without_query_lists_all_in_registration_order(mixed):
     assert len(mixed.list_products(limit=3)) == 3
 
 
+@pytest.mark.requirement("DPPS-DP-R-100")
 def test_quality_flag_can_be_set_and_cleared(catalog):
     catalog.register_product(record("/data/a.dl1.h5"))
     assert catalog.set_quality_flag("/data/a.dl1.h5", "BAD").quality_flag is QualityFlag.BAD
@@ -292,6 +295,7 @@ def test_catalog_default_url_comes_from_settings(tmp_path, monkeypatch):
     assert (tmp_path / "root" / "catalog.sqlite").is_file()
 
 
+@pytest.mark.requirement("DPPS-DP-R-001")
 def test_unreachable_or_unusable_catalog_is_one_clear_error():
     with pytest.raises(CatalogError, match="catalog database error") as error:
         Catalog("postgresql+psycopg2://nobody:secret@127.0.0.1:1/none").list_products()

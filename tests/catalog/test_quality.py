@@ -8,6 +8,8 @@ import pytest
 from datapipe_ops.catalog import ProductRecord, QualityFlag
 from datapipe_ops.errors import CatalogError
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-100")
+
 
 @pytest.fixture
 def product(catalog):

@@ -18,6 +18,8 @@ import pytest
 import yaml
 from chart_env import CHART, DEFAULT_SET, NAMESPACE, PRODUCTION_VALUES, run_helm
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-151")
+
 VALUE_SETS = ["default", "production"]
 
 

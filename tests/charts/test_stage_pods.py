@@ -16,6 +16,8 @@ from datapipe_airflow.stage import stage_task
 from datapipe_airflow.stage_config import load_stage_settings
 from fake_kubernetes import install, run_pod_task
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-151")
+
 VALUE_SETS = ["default", "production"]
 
 

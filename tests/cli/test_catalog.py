@@ -64,6 +64,7 @@ def files(tmp_path, url, capsys):
     return paths
 
 
+@pytest.mark.requirement("DPPS-DP-R-023")
 def test_init_creates_then_finds_the_schema_up_to_date(url, capsys):
     code, out, _ = run(capsys, "catalog", "init", "--catalog", url)
     head = head_revision()
@@ -72,12 +73,14 @@ def test_init_creates_then_finds_the_schema_up_to_date(url, capsys):
     assert code == 0 and f"schema version {head} (up to date)" in out
 
 
+@pytest.mark.requirement("DPPS-DP-R-021")
 def test_register_computes_the_checksum(files, url):
     product = Catalog(url).get_product(files["run1.dl2.h5"])
     assert product.sha256 == hashlib.sha256(files["run1.dl2.h5"].read_bytes()).hexdigest()
     assert (product.n_events, product.quality_flag.value, product.zenith_deg) == (42, "good", 20)
 
 
+@pytest.mark.requirement("DPPS-DP-R-021")
 def test_list_filters_and_counts(files, url, capsys):
     code, out, _ = run(capsys, "catalog", "list", "--catalog", url)
     assert code == 0
@@ -105,11 +108,13 @@ def test_list_filters_and_counts(files, url, capsys):
         (["--start", "2020-01-01", "--stop", "2030-01-01"], 0),  # no product has a time
     ],
 )
+@pytest.mark.requirement("DPPS-DP-R-021")
 def test_every_selection_option_reaches_the_query(files, url, capsys, options, expected):
     code, out, _ = run(capsys, "catalog", "list", *options, "--catalog", url)
     assert code == 0 and out.rstrip().endswith(f"{expected} product(s)"), out
 
 
+@pytest.mark.requirement("DPPS-DP-R-021")
 def test_show_by_path_and_by_id(files, url, capsys):
     code, out, _ = run(capsys, "catalog", "show", str(files["run1.dl1.h5"]), "--catalog", url)
     assert code == 0
@@ -120,6 +125,7 @@ def test_show_by_path_and_by_id(files, url, capsys):
     assert run(capsys, "catalog", "show", "2", "--catalog", url)[1] == out
 
 
+@pytest.mark.requirement("DPPS-DP-R-021")
 def test_lineage_tree_reaches_the_dl0_input(files, url, capsys):
     code, out, _ = run(capsys, "catalog", "lineage", str(files["run1.dl2.h5"]), "--catalog", url)
     assert code == 0
@@ -135,6 +141,7 @@ def test_lineage_tree_reaches_the_dl0_input(files, url, capsys):
     assert [line.strip("└─│ ")[:3] for line in out.splitlines()] == ["DL0", "DL1", "DL2"]
 
 
+@pytest.mark.requirement("DPPS-DP-R-001")
 def test_errors_are_one_line_with_exit_code_2(files, url, tmp_path, capsys):
     orphan = tmp_path / "orphan.dl1.h5"
     orphan.write_bytes(b"x")
@@ -159,6 +166,7 @@ def test_errors_are_one_line_with_exit_code_2(files, url, tmp_path, capsys):
         assert err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.requirement("DPPS-DP-R-001")
 def test_unreachable_catalog_is_one_line(capsys):
     code, _, err = run(
         capsys, "catalog", "list", "--catalog", "postgresql+psycopg2://x:pw@127.0.0.1:1/none"
@@ -174,6 +182,7 @@ def test_default_catalog_comes_from_the_environment(tmp_path, monkeypatch, capsy
     assert (tmp_path / "env.sqlite").is_file()
 
 
+@pytest.mark.requirement("DPPS-DP-R-021", "DPPS-DP-R-030")
 def test_register_inputs_computes_what_the_bdms_did_not_verify(tmp_path, url, capsys):
     """A Rucio dataset verifies adler32, not sha256: the file's sha256 (and size) is computed."""
     import json

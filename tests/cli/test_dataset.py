@@ -5,6 +5,8 @@ import pytest
 from datapipe_ops.catalog import Catalog, ProductRecord
 from datapipe_ops.cli.main import main
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-020")
+
 
 def run(capsys, *args):
     code = main(list(args))
@@ -96,6 +98,7 @@ def test_show_and_list(catalog, url, capsys):
     assert code == 0 and "d1" in out and out.rstrip().endswith("1 dataset(s)")
 
 
+@pytest.mark.requirement("DPPS-DP-R-001")
 def test_dataset_errors_are_one_line(catalog, url, capsys):
     assert run(capsys, "dataset", "create", "d1", "--level", "DL1", "--catalog", url)[0] == 0
     cases = [

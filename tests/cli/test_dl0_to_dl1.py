@@ -45,6 +45,7 @@ def assert_one_line_failure(code, err, *words):
         assert word in lines[0], lines[0]
 
 
+@pytest.mark.requirement("DPPS-DP-R-044")
 def test_success_with_default_coefficients(work, capsys):
     directory, dl0, _ = work
     code, out, err = run(capsys, "--input", dl0, "--output", directory / "run.dl1.h5", "-q")
@@ -54,6 +55,7 @@ def test_success_with_default_coefficients(work, capsys):
     assert (directory / "catalog.sqlite").is_file()
 
 
+@pytest.mark.requirement("DPPS-DP-R-044")
 def test_no_register_and_config_file(work, capsys):
     directory, dl0, coefficients = work
     config = directory / "c.yaml"
@@ -80,6 +82,7 @@ def test_no_register_and_config_file(work, capsys):
         assert layout.tel_path(layout.DL1_IMAGES, 1) in h5
 
 
+@pytest.mark.requirement("DPPS-DP-R-001", "DPPS-DP-R-005")
 def test_truncated_dl0(work, capsys):
     directory, dl0, coefficients = work
     data = dl0.read_bytes()
@@ -93,6 +96,7 @@ def test_truncated_dl0(work, capsys):
     )  # no temporary file left behind either
 
 
+@pytest.mark.requirement("DPPS-DP-R-001")
 def test_truncated_waveforms_inside_a_readable_file(work, capsys):
     """The HDF5 header is intact but a waveform chunk is garbage: still one line, no output."""
     directory, dl0, coefficients = work
@@ -108,6 +112,7 @@ def test_truncated_waveforms_inside_a_readable_file(work, capsys):
     assert not out.exists()
 
 
+@pytest.mark.requirement("DPPS-DP-R-001", "DPPS-DP-R-005")
 def test_wrong_schema_version(work, capsys):
     directory, dl0, coefficients = work
     with h5py.File(dl0, "r+") as h5:
@@ -118,6 +123,7 @@ def test_wrong_schema_version(work, capsys):
     assert not out.exists()
 
 
+@pytest.mark.requirement("DPPS-DP-R-001", "DPPS-DP-R-005")
 def test_wrong_level(work, capsys):
     directory, _, coefficients = work
     code, _, err = run(
@@ -126,6 +132,7 @@ def test_wrong_level(work, capsys):
     assert_one_line_failure(code, err, "CALIBRATION product, expected DL0")
 
 
+@pytest.mark.requirement("DPPS-DP-R-001", "DPPS-DP-R-032")
 def test_missing_coefficients(work, capsys):
     directory, dl0, coefficients = work
     coefficients.unlink()
@@ -135,6 +142,7 @@ def test_missing_coefficients(work, capsys):
     assert not out.exists()
 
 
+@pytest.mark.requirement("DPPS-DP-R-001", "DPPS-DP-R-004", "DPPS-DP-R-032")
 def test_coefficients_missing_a_telescope(work, capsys):
     directory, dl0, coefficients = work
     with h5py.File(coefficients, "r+") as h5:
@@ -143,6 +151,7 @@ def test_coefficients_missing_a_telescope(work, capsys):
     assert_one_line_failure(code, err, "telescope 2")
 
 
+@pytest.mark.requirement("DPPS-DP-R-001", "DPPS-DP-R-004", "DPPS-DP-R-032")
 def test_coefficients_out_of_validity_keep_existing_output(work, capsys):
     from datapipe_ops.io import ProductWriter, open_product
     from datapipe_ops.io.coefficients import read_coefficients, write_coefficients
@@ -163,6 +172,7 @@ def test_coefficients_out_of_validity_keep_existing_output(work, capsys):
     assert out.read_bytes() == b"an earlier product"
 
 
+@pytest.mark.requirement("DPPS-DP-R-001", "DPPS-DP-R-009")
 def test_bad_config(work, capsys):
     directory, dl0, _ = work
     config = directory / "c.yaml"
@@ -171,6 +181,7 @@ def test_bad_config(work, capsys):
     assert_one_line_failure(code, err, str(config), "boundary")
 
 
+@pytest.mark.requirement("DPPS-DP-R-007")
 def test_rerun_gives_byte_identical_parameters(work, capsys):
     directory, dl0, _ = work
     outputs = [directory / "a.h5", directory / "b.h5"]

@@ -34,6 +34,7 @@ def no_partial_files(directory):
     return not [p for p in directory.iterdir() if p.name.endswith(".partial")]
 
 
+@pytest.mark.requirement("DPPS-DP-R-003", "DPPS-DP-R-021", "DPPS-DP-R-051")
 def test_success_registers_and_refuses_to_overwrite(work, capsys):
     directory, dl1 = work
     output = directory / "run.dl2.h5"
@@ -48,12 +49,14 @@ def test_success_registers_and_refuses_to_overwrite(work, capsys):
     assert code == 0, err
 
 
+@pytest.mark.requirement("DPPS-DP-R-003")
 def test_output_equal_to_input_is_refused(work, capsys):
     _, dl1 = work
     code, _, err = run(capsys, "-i", dl1, "-o", dl1, "-q", "--overwrite")
     assert_one_line_failure(code, err, "is also an input of this stage")
 
 
+@pytest.mark.requirement("DPPS-DP-R-001", "DPPS-DP-R-005")
 def test_dl0_given_as_dl1(dl1_runs, tmp_path, capsys):
     output = tmp_path / "x.dl2.h5"
     code, _, err = run(capsys, "-i", dl1_runs[0]["dl0"], "-o", output, "-q", "--no-register")
@@ -61,6 +64,7 @@ def test_dl0_given_as_dl1(dl1_runs, tmp_path, capsys):
     assert not output.exists() and no_partial_files(tmp_path)
 
 
+@pytest.mark.requirement("DPPS-DP-R-001", "DPPS-DP-R-005")
 def test_truncated_dl1(work, capsys):
     directory, dl1 = work
     truncated = directory / "truncated.dl1.h5"
@@ -72,6 +76,7 @@ def test_truncated_dl1(work, capsys):
     assert not output.exists() and no_partial_files(directory)
 
 
+@pytest.mark.requirement("DPPS-DP-R-001", "DPPS-DP-R-009")
 def test_missing_input_and_bad_config(work, capsys):
     directory, dl1 = work
     code, _, err = run(capsys, "-i", directory / "nope.h5", "-o", directory / "x.h5", "-q")
@@ -83,6 +88,7 @@ def test_missing_input_and_bad_config(work, capsys):
     assert not (directory / "x.h5").exists()
 
 
+@pytest.mark.requirement("DPPS-DP-R-001", "DPPS-DP-R-004")
 def test_unreachable_catalog_fails_before_writing(work, capsys):
     directory, dl1 = work
     output = directory / "x.dl2.h5"

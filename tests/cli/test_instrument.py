@@ -1,11 +1,13 @@
 """``datapipe instrument``: listing, showing, and one-line errors for bad files."""
 
+import pytest
 import yaml
 
 from datapipe_ops.cli.main import main
 from datapipe_ops.instrument.loading import instrument_dir
 
 
+@pytest.mark.requirement("DPPS-DP-R-034")
 def test_list_shows_cameras_layouts_sites(capsys):
     assert main(["instrument", "list"]) == 0
     out = capsys.readouterr().out
@@ -16,6 +18,7 @@ def test_list_shows_cameras_layouts_sites(capsys):
     assert "CTAO-North" in out
 
 
+@pytest.mark.requirement("DPPS-DP-R-034")
 def test_show_camera_and_layout(capsys):
     assert main(["instrument", "show", "CHEC"]) == 0
     out = capsys.readouterr().out
@@ -25,6 +28,7 @@ def test_show_camera_and_layout(capsys):
     assert out.count("LST_LST_LSTCam") == 4 and out.count("MST_MST_NectarCam") == 9
 
 
+@pytest.mark.requirement("DPPS-DP-R-001")
 def test_show_checks_a_file_and_reports_one_line(tmp_path, capsys):
     data = yaml.safe_load((instrument_dir() / "cameras" / "NectarCam.yaml").read_text())
     data["readout"]["n_samples"] = 60.5

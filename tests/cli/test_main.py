@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import pytest
 import typer
 
 from datapipe_ops import settings
@@ -29,6 +30,7 @@ def test_unknown_subcommand_is_a_usage_error():
     assert "No such command" in result.stderr
 
 
+@pytest.mark.requirement("DPPS-DP-R-001")
 def test_expected_error_is_one_line_without_traceback(monkeypatch, capsys):
     app = typer.Typer()
 
@@ -54,6 +56,7 @@ def test_info_prints_version_and_settings(monkeypatch, tmp_path):
     assert str(tmp_path) in result.stdout
 
 
+@pytest.mark.requirement("DPPS-DP-R-001", "DPPS-DP-R-150")
 def test_expected_error_line_is_the_termination_message(monkeypatch, tmp_path, capsys):
     app = typer.Typer()
 

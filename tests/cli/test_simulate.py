@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from datapipe_ops.bdms.manifest import read_manifest, verify_dataset
@@ -21,6 +22,7 @@ def _small_demo(tmp_path, **changes):
     return path
 
 
+@pytest.mark.requirement("DPPS-DP-R-033")
 def test_run_and_production(tmp_path, capsys):
     config = _small_demo(tmp_path)
     output = tmp_path / "one.dl0.h5"
@@ -67,6 +69,7 @@ def test_run_and_production(tmp_path, capsys):
     assert verify_dataset(dataset) == []
 
 
+@pytest.mark.requirement("DPPS-DP-R-033")
 def test_observation_with_relative_paths_from_another_directory(tmp_path, capsys, monkeypatch):
     """``-o obs`` relative to the working directory, the config relative too (once, the manifest
     applied the relative directory twice: ``obs/obs/...``)."""
@@ -103,6 +106,7 @@ def test_observation_with_relative_paths_from_another_directory(tmp_path, capsys
     }
 
 
+@pytest.mark.requirement("DPPS-DP-R-001", "DPPS-DP-R-009")
 def test_bad_config_is_one_line_and_exit_2(tmp_path, capsys):
     data = yaml.safe_load(DEMO.read_text())
     data["particles"][0]["energy"]["min_tev"] = -0.02

@@ -5,6 +5,8 @@ import pytest
 from datapipe_ops.config import StageConfig, config_hash, load_config
 from datapipe_ops.errors import ConfigError
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-009")
+
 
 class Cleaning(StageConfig):
     picture_threshold: float = 6.0

@@ -202,6 +202,7 @@ def products(catalog_url: str, campaign: str):
         return catalog.list_products(ProductQuery(level="DL1", campaign=campaign))
 
 
+@pytest.mark.requirement("DPPS-DP-R-133", "DPPS-DP-R-153")
 def test_make_up_serves_the_ui_and_runs_dags_through_the_rest_api(airflow):
     up = airflow["up"]
     assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-3000:]

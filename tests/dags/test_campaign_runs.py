@@ -66,6 +66,7 @@ def lineage_paths(catalog_url: str, path: str) -> set[str]:
     return {p.path for p in tree.products().values()}
 
 
+@pytest.mark.requirement("DPPS-DP-R-021", "DPPS-DP-R-130")
 def test_simulation_processing_end_to_end(airflow_db, world):
     dag = load("simulation_processing")
     run = dag.test(
@@ -97,6 +98,7 @@ def test_simulation_processing_end_to_end(airflow_db, world):
         assert str(dl0) in ancestors
 
 
+@pytest.mark.requirement("DPPS-DP-R-021", "DPPS-DP-R-131")
 def test_observation_processing_end_to_end(airflow_db, world):
     dag = load("observation_processing")
     # a run at noon on the 25th covers the interval from noon on the 24th: the night of the 24th

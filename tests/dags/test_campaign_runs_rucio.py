@@ -85,6 +85,7 @@ def delivered(world, campaign: str) -> dict:
     return {f.did: f for f in status.files}
 
 
+@pytest.mark.requirement("DPPS-DP-R-030", "DPPS-DP-R-031", "DPPS-DP-R-130")
 def test_simulation_processing_from_rucio_to_rucio(airflow_db, world):
     campaign = world["campaigns"]["sim"]
     run = load("simulation_processing").test(
@@ -112,6 +113,7 @@ def test_simulation_processing_from_rucio_to_rucio(airflow_db, world):
         assert in_rucio[product.bdms_did].level == "DL1"
 
 
+@pytest.mark.requirement("DPPS-DP-R-030", "DPPS-DP-R-031", "DPPS-DP-R-131")
 def test_observation_processing_from_rucio_to_rucio(airflow_db, world):
     campaign = world["campaigns"]["night"]
     run = load("observation_processing").test(

@@ -27,6 +27,7 @@ def dagbag():
     return DagBag(dag_folder=str(DAGS_DIR), known_pools={"default_pool", *pools})
 
 
+@pytest.mark.requirement("DPPS-DP-R-135")
 def test_every_dag_file_imports_without_error_and_without_cycles(dagbag):
     # a cycle is reported by the DagBag as an import error of its file
     assert dagbag.import_errors == {}
@@ -35,6 +36,7 @@ def test_every_dag_file_imports_without_error_and_without_cycles(dagbag):
 
 
 @pytest.mark.parametrize("dag_id", sorted(EXPECTED_DAGS))
+@pytest.mark.requirement("DPPS-DP-R-135")
 def test_dag_has_the_operational_defaults(dagbag, dag_id):
     dag = dagbag.dags[dag_id]
     assert dag.owner and dag.owner != "airflow"
@@ -54,6 +56,7 @@ def test_dag_has_the_operational_defaults(dagbag, dag_id):
 
 
 @pytest.mark.parametrize("dag_id", sorted(EXPECTED_DAGS))
+@pytest.mark.requirement("DPPS-DP-R-134", "DPPS-DP-R-135")
 def test_heavy_stages_run_in_their_pool_and_sensors_defer(dagbag, dag_id):
     from datapipe_airflow.stage_config import load_stage_settings
 
@@ -69,6 +72,7 @@ def test_heavy_stages_run_in_their_pool_and_sensors_defer(dagbag, dag_id):
         assert _kwargs(sensor).get("deferrable", getattr(sensor, "deferrable", True)) is True
 
 
+@pytest.mark.requirement("DPPS-DP-R-130", "DPPS-DP-R-131")
 def test_nightly_schedule_and_manual_simulation(dagbag):
     nightly = dagbag.dags["observation_processing"].timetable
     assert type(nightly).__name__ == "CronDataIntervalTimetable"  # interval noon → noon
@@ -115,6 +119,7 @@ def parse_in_subprocess(path: Path) -> dict:
 
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
+@pytest.mark.requirement("DPPS-DP-R-010", "DPPS-DP-R-135")
 def test_dag_file_parses_fast_without_heavy_imports(path):
     # CPU seconds, best of three fresh interpreters: a shared machine's other load is not the
     # DAG file's cost
@@ -128,6 +133,7 @@ def test_dag_file_parses_fast_without_heavy_imports(path):
 # --- every stage task of every DAG, on the kubernetes backend ------------------------------
 
 
+@pytest.mark.requirement("DPPS-DP-R-150", "DPPS-DP-R-151")
 def test_every_stage_task_of_every_dag_renders_to_a_valid_pod(monkeypatch, tmp_path):
     from airflow.dag_processing.dagbag import DagBag
     from airflow_env import kubernetes_validate, render_pod

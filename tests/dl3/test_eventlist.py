@@ -10,6 +10,8 @@ from astropy.time import Time
 
 from datapipe_ops.dl3.eventlist import MJDREF, radec, seconds
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-120")
+
 
 def test_radec_agrees_with_astropy_event_by_event():
     rng = np.random.default_rng(7)

@@ -79,6 +79,7 @@ def gammapy_problems(directory: Path) -> list[dict]:
     return [r for r in records if r["level"] in ("error", "warning")]
 
 
+@pytest.mark.requirement("DPPS-DP-R-120")
 def test_gammapy_opens_the_directory_and_loads_every_observation(
     irf_products, observations, tmp_path, catalog
 ):
@@ -172,6 +173,7 @@ def _assert_refused(capsys, indexed, args, *words):
     assert _digest(out / index.HDU_INDEX, out / index.OBS_INDEX) == digests
 
 
+@pytest.mark.requirement("DPPS-DP-R-121")
 def test_irfs_of_another_model_set_are_refused(
     capsys, indexed, irf_products, observations, tmp_path
 ):
@@ -196,6 +198,7 @@ def test_irfs_of_another_model_set_are_refused(
     )
 
 
+@pytest.mark.requirement("DPPS-DP-R-121")
 def test_irfs_made_with_other_cuts_are_refused(
     capsys, indexed, irf_products, observations, tmp_path
 ):
@@ -221,6 +224,7 @@ def test_irfs_made_with_other_cuts_are_refused(
     )
 
 
+@pytest.mark.requirement("DPPS-DP-R-001", "DPPS-DP-R-004")
 def test_observation_without_gti_is_refused(capsys, indexed, irf_products, tmp_path):
     no_gti = toy_dl2.write_observation(
         tmp_path / "nogti.dl2.h5", toy_dl2.Observation(obs_id=5004, gtis=())
@@ -244,6 +248,7 @@ def test_observation_without_gti_is_refused(capsys, indexed, irf_products, tmp_p
     )
 
 
+@pytest.mark.requirement("DPPS-DP-R-001", "DPPS-DP-R-004")
 def test_dl2_lacking_columns_is_refused(capsys, indexed, irf_products, observations, tmp_path):
     broken = tmp_path / "broken.dl2.h5"
     shutil.copy(observations[1], broken)
@@ -268,6 +273,7 @@ def test_dl2_lacking_columns_is_refused(capsys, indexed, irf_products, observati
     )
 
 
+@pytest.mark.requirement("DPPS-DP-R-003")
 def test_existing_output_and_output_equal_to_input_are_refused(
     capsys, indexed, irf_products, observations
 ):
@@ -296,6 +302,7 @@ def _add(args):
     return dl2_to_dl3(obs, cuts, irf, output, register=False).obs_id
 
 
+@pytest.mark.requirement("DPPS-DP-R-122")
 def test_concurrent_tasks_lose_no_index_row(irf_products, tmp_path):
     out = tmp_path / "dl3"
     jobs = []
@@ -315,6 +322,7 @@ def test_concurrent_tasks_lose_no_index_row(irf_products, tmp_path):
     assert not [p for p in out.iterdir() if p.name.endswith(".partial")]
 
 
+@pytest.mark.requirement("DPPS-DP-R-121")
 def test_irfs_whose_catalog_lineage_has_other_cuts_are_refused(
     capsys, indexed, irf_products, observations, tmp_path, catalog
 ):

@@ -9,6 +9,7 @@ from datapipe_ops.image.geometry import ImageGeometry, border_masks
 
 
 @pytest.mark.parametrize("camera_name", ["LSTCam", "NectarCam", "FlashCam", "CHEC"])
+@pytest.mark.requirement("DPPS-DP-R-034", "DPPS-DP-R-043")
 def test_geometry_matches_ctapipe_telescope_frame(camera_of, focal_lengths, camera_name):
     from ctapipe.coordinates import TelescopeFrame
 

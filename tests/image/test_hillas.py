@@ -59,6 +59,7 @@ def test_zero_or_negative_charge_is_invalid_not_an_error(camera_of):
 
 
 @pytest.mark.parametrize("n_pixels", [2, 4])
+@pytest.mark.requirement("DPPS-DP-R-043")
 def test_pixels_on_a_line_agree_with_ctapipe_and_are_flagged(camera_of, reference_of, n_pixels):
     camera, geometry = camera_of("LSTCam")
     pixels = a_line(geometry, n_pixels)
@@ -88,6 +89,7 @@ def test_pixels_on_a_line_agree_with_ctapipe_and_are_flagged(camera_of, referenc
     assert np.isnan(table["timing_slope"][0]) == timing_nan == np.isnan(expected["timing_slope"][0])
 
 
+@pytest.mark.requirement("DPPS-DP-R-043")
 def test_symmetric_image_psi_as_ctapipe(camera_of, reference_of):
     """A pixel and its six neighbours, equal charges: isotropic, psi is ctapipe's 90 deg."""
     camera, geometry = camera_of("LSTCam")
@@ -110,6 +112,7 @@ def test_major_axis_angle_branches():
     assert h.major_axis_angle(1.0, 1.0, -0.5) == pytest.approx(-np.pi / 4)
 
 
+@pytest.mark.requirement("DPPS-DP-R-043")
 def test_moments_of_a_known_ellipse():
     """Four points at (±2, 0) and (0, ±1) with equal weights: length 2/sqrt(2), width 1/sqrt(2)."""
     x = np.array([2.0, -2.0, 0.0, 0.0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from datapipe_ops.image.morphology import island_counts, island_size_classes, label_islands
 
@@ -13,6 +14,7 @@ def random_masks(n_pixels: int, n_events: int, seed: int) -> np.ndarray:
     return rng.random((n_events, n_pixels)) < density
 
 
+@pytest.mark.requirement("DPPS-DP-R-043")
 def test_labels_identical_to_ctapipe(camera_of):
     from ctapipe.image.morphology import number_of_island_sizes, number_of_islands
 

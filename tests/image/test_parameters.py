@@ -49,6 +49,7 @@ def clean(geometry, images, picture=8.0, boundary=4.0):
 
 
 @pytest.mark.parametrize("camera_name", ["LSTCam", "NectarCam", "CHEC"])
+@pytest.mark.requirement("DPPS-DP-R-043")
 def test_all_parameters_agree_with_ctapipe(camera_of, make_images, reference_of, camera_name):
     camera, geometry = camera_of(camera_name)
     images, times = make_images(geometry, 40, seed=len(camera_name))
@@ -69,6 +70,7 @@ def test_all_parameters_agree_with_ctapipe(camera_of, make_images, reference_of,
     assert list(table.colnames[:3]) == ["hillas_intensity", "hillas_skewness", "hillas_kurtosis"]
 
 
+@pytest.mark.requirement("DPPS-DP-R-007")
 def test_timing_is_reproducible_and_uses_the_generator(camera_of, make_images):
     _, geometry = camera_of("LSTCam")
     images, times = make_images(geometry, 20, seed=3)

@@ -10,6 +10,7 @@ from datapipe_ops.image.statistics import N_STATISTICS, describe
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.requirement("DPPS-DP-R-043")
 def test_describe_matches_scipy(seed):
     values = np.random.default_rng(seed).gamma(2.0, 3.0, 200)
     out = np.empty(N_STATISTICS)

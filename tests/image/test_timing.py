@@ -17,6 +17,7 @@ def points(n: int, seed: int, outliers: int = 0):
 
 
 @pytest.mark.parametrize(("n", "outliers"), [(4, 0), (10, 1), (40, 5), (300, 30)])
+@pytest.mark.requirement("DPPS-DP-R-043")
 def test_lts_identical_to_ctapipe_with_the_same_generator(n, outliers):
     from ctapipe.fitting import lts_linear_regression
 

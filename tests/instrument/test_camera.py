@@ -38,6 +38,7 @@ def ctapipe_geometry(geometry: CameraGeometry):
     )
 
 
+@pytest.mark.requirement("DPPS-DP-R-034")
 def test_all_real_cameras_are_available():
     assert set(REAL) <= set(available_cameras())
 
@@ -64,6 +65,7 @@ def test_pixels_do_not_overlap_and_tile_at_the_pitch(name):
 
 
 @pytest.mark.parametrize("name", sorted(REAL))
+@pytest.mark.requirement("DPPS-DP-R-034")
 def test_pixel_field_of_view_matches_the_real_camera(name):
     _, _, optics_name, target_deg = REAL[name]
     geometry = load_camera(name).geometry
@@ -119,6 +121,7 @@ def test_chec_pixels_are_neighbours_across_module_gaps():
 
 
 @pytest.mark.parametrize("name", sorted(REAL))
+@pytest.mark.requirement("DPPS-DP-R-034")
 def test_neighbours_and_border_are_identical_to_ctapipe(name):
     geometry = load_camera(name).geometry
     reference = ctapipe_geometry(geometry)
@@ -133,6 +136,7 @@ def test_neighbours_and_border_are_identical_to_ctapipe(name):
 # Small angles only: on a square grid turned by 20-45 deg, diagonal candidates tie in the L1 norm
 # and ctapipe's choice among them is arbitrary (it warns that its matrix is not symmetric).
 @pytest.mark.parametrize("cam_rotation", [0.0, 5.0, -10.0])
+@pytest.mark.requirement("DPPS-DP-R-034")
 def test_given_camera_rotation_is_applied_like_ctapipe(cam_rotation):
     chec = load_camera("CHEC").geometry
     rotated = CameraGeometry(
@@ -214,6 +218,7 @@ def test_readout_pulse_is_normalised_with_the_stated_fwhm(name):
     assert len(readout.reference_pulse_time_ns) == shape.shape[1]
 
 
+@pytest.mark.requirement("DPPS-DP-R-034")
 def test_readout_parameters_of_the_real_cameras():
     expected = {
         "LSTCam": (1.0, 40),

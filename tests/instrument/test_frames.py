@@ -61,6 +61,7 @@ def test_pointing_direction_is_the_origin():
 
 @pytest.mark.parametrize(("p_alt", "p_az"), POINTINGS)
 @pytest.mark.parametrize("rotation", [0.0, 10.893])
+@pytest.mark.requirement("DPPS-DP-R-034")
 def test_agrees_with_ctapipe_frames(p_alt, p_az, rotation):
     from ctapipe.coordinates import CameraFrame, TelescopeFrame
 

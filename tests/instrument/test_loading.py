@@ -38,6 +38,7 @@ def test_a_valid_copy_of_a_recipe_loads(recipe):
     assert camera.geometry == load_camera("LSTCam").geometry
 
 
+@pytest.mark.requirement("DPPS-DP-R-009")
 def test_unknown_key_is_named_with_the_file(recipe):
     data, write = recipe
     data["pixels"]["pitch_mm"] = 50
@@ -48,6 +49,7 @@ def test_unknown_key_is_named_with_the_file(recipe):
     assert "unknown key 'pixels.hex_modules.pitch_mm'" in str(info.value)
 
 
+@pytest.mark.requirement("DPPS-DP-R-009")
 def test_wrong_type_is_named_with_the_file(recipe):
     data, write = recipe
     data["readout"]["n_samples"] = "forty"
@@ -57,6 +59,7 @@ def test_wrong_type_is_named_with_the_file(recipe):
     assert str(path) in str(info.value)
 
 
+@pytest.mark.requirement("DPPS-DP-R-009")
 def test_quoted_numbers_are_not_numbers(recipe):
     data, write = recipe
     data["pixels"]["pitch_m"] = "0.05"
@@ -64,6 +67,7 @@ def test_quoted_numbers_are_not_numbers(recipe):
         load_camera(write(data))
 
 
+@pytest.mark.requirement("DPPS-DP-R-009")
 def test_missing_key_is_named(recipe):
     data, write = recipe
     del data["readout"]

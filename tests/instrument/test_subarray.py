@@ -23,6 +23,7 @@ def test_demo_is_small_and_compact():
     assert demo.site == "CTAO-North"
 
 
+@pytest.mark.requirement("DPPS-DP-R-034")
 def test_alpha_configurations():
     north = load_subarray("alpha_north")
     assert counts_by_type(north) == {"LST": 4, "MST": 9}
@@ -88,6 +89,7 @@ def test_tables_round_trip_in_memory():
     assert SubarrayDescription.from_tables(tables) == south
 
 
+@pytest.mark.requirement("DPPS-DP-R-034")
 def test_tables_round_trip_through_hdf5(tmp_path):
     from datapipe_ops.io.tables import read_table, write_table
 

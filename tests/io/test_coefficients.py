@@ -15,6 +15,8 @@ from datapipe_ops.io.coefficients import (
 )
 from datapipe_ops.io.layout import COEFFICIENTS, tel_path
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-032")
+
 T0 = Time("2026-11-20T20:00:00", scale="utc")
 
 

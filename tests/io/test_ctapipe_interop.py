@@ -10,6 +10,8 @@ import pytest
 from datapipe_ops.io import open_product
 from datapipe_ops.io.instrument import read_subarray
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-011")
+
 
 @pytest.fixture(scope="module")
 def products(dl1_runs, tmp_path_factory):

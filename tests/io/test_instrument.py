@@ -10,6 +10,7 @@ from datapipe_ops.io.instrument import read_subarray
 
 
 @pytest.mark.parametrize("name", ["demo", "alpha_south"])
+@pytest.mark.requirement("DPPS-DP-R-034")
 def test_subarray_round_trip(tmp_path, name):
     subarray = load_subarray(name)
     path = tmp_path / "p.h5"
@@ -21,6 +22,7 @@ def test_subarray_round_trip(tmp_path, name):
     assert back.site == subarray.site
 
 
+@pytest.mark.requirement("DPPS-DP-R-011", "DPPS-DP-R-034")
 def test_instrument_tables_are_where_the_data_model_says(tmp_path):
     path = tmp_path / "p.h5"
     with ProductWriter(path, "DL0", stage="test") as writer:
@@ -30,6 +32,7 @@ def test_instrument_tables_are_where_the_data_model_says(tmp_path):
             assert table in h5file, table
 
 
+@pytest.mark.requirement("DPPS-DP-R-001")
 def test_missing_instrument_names_the_file(tmp_path):
     path = tmp_path / "p.h5"
     with ProductWriter(path, "DL0", stage="test"):
@@ -39,6 +42,7 @@ def test_missing_instrument_names_the_file(tmp_path):
     assert str(path) in str(info.value)
 
 
+@pytest.mark.requirement("DPPS-DP-R-001")
 def test_damaged_instrument_names_the_file_and_table(tmp_path):
     path = tmp_path / "p.h5"
     with ProductWriter(path, "DL0", stage="test") as writer:

@@ -19,6 +19,7 @@ from datapipe_ops.io.outputs import (
 )
 
 
+@pytest.mark.requirement("DPPS-DP-R-003")
 def test_same_file_through_paths_and_links(tmp_path, monkeypatch):
     data = tmp_path / "a.h5"
     data.write_bytes(b"x")
@@ -33,6 +34,7 @@ def test_same_file_through_paths_and_links(tmp_path, monkeypatch):
     assert absolute_path("../x/../a.h5") == data
 
 
+@pytest.mark.requirement("DPPS-DP-R-003")
 def test_existing_output_needs_overwrite_an_input_never(tmp_path):
     source, out = tmp_path / "in.h5", tmp_path / "out.h5"
     source.write_bytes(b"raw")
@@ -49,6 +51,7 @@ def test_existing_output_needs_overwrite_an_input_never(tmp_path):
     assert source.read_bytes() == b"raw" and out.read_bytes() == b"old"
 
 
+@pytest.mark.requirement("DPPS-DP-R-002", "DPPS-DP-R-004")
 def test_output_directory_must_be_writable_and_nothing_is_left(tmp_path):
     (tmp_path / "file").write_bytes(b"")
     with pytest.raises(OutputError, match="is a file"):
@@ -64,6 +67,7 @@ def test_output_directory_must_be_writable_and_nothing_is_left(tmp_path):
     assert check_output_directory(tmp_path / "ds") == tmp_path / "ds"
 
 
+@pytest.mark.requirement("DPPS-DP-R-002")
 def test_temporaries_of_dead_writers_are_removed_live_ones_kept(tmp_path):
     final = tmp_path / "run.dl1.h5"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],

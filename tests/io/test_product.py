@@ -26,6 +26,7 @@ def write_small(path, level="DL1", **kwargs):
         writer.append_array("/data", np.arange(10, dtype=np.int32))
 
 
+@pytest.mark.requirement("DPPS-DP-R-006")
 def test_provenance_records_config_inputs_and_times(tmp_path):
     source = tmp_path / "in.h5"
     write_small(source, level="DL0")
@@ -42,11 +43,13 @@ def test_provenance_records_config_inputs_and_times(tmp_path):
     assert record["software_version"]
 
 
+@pytest.mark.requirement("DPPS-DP-R-001", "DPPS-DP-R-006")
 def test_missing_input_for_provenance_is_one_clear_error(tmp_path):
     with pytest.raises(InputFileError, match="input file does not exist"):
         write_small(tmp_path / "out.h5", inputs=[tmp_path / "nope.h5"])
 
 
+@pytest.mark.requirement("DPPS-DP-R-002")
 def test_failure_inside_writer_leaves_previous_file_untouched(tmp_path):
     path = tmp_path / "p.h5"
     write_small(path)
@@ -58,6 +61,7 @@ def test_failure_inside_writer_leaves_previous_file_untouched(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["p.h5"]
 
 
+@pytest.mark.requirement("DPPS-DP-R-002")
 def test_killed_writer_leaves_nothing_at_the_final_name(tmp_path):
     final = tmp_path / "killed.h5"
     script = textwrap.dedent(
@@ -83,12 +87,14 @@ def test_killed_writer_leaves_nothing_at_the_final_name(tmp_path):
     assert not any(not p.name.startswith(".") for p in tmp_path.iterdir())
 
 
+@pytest.mark.requirement("DPPS-DP-R-005")
 def test_open_missing_file(tmp_path):
     with pytest.raises(InputFileError, match="file does not exist") as info:
         open_product(tmp_path / "absent.h5").__enter__()
     assert str(tmp_path / "absent.h5") in str(info.value)
 
 
+@pytest.mark.requirement("DPPS-DP-R-005")
 def test_open_truncated_file(tmp_path):
     path = tmp_path / "t.h5"
     with ProductWriter(path, "DL0", stage="test") as writer:
@@ -100,6 +106,7 @@ def test_open_truncated_file(tmp_path):
         h5file["/data"][:]
 
 
+@pytest.mark.requirement("DPPS-DP-R-005")
 def test_open_wrong_schema_version(tmp_path):
     path = tmp_path / "old.h5"
     write_small(path)
@@ -109,6 +116,7 @@ def test_open_wrong_schema_version(tmp_path):
         open_product(path).__enter__()
 
 
+@pytest.mark.requirement("DPPS-DP-R-005")
 def test_open_foreign_hdf5(tmp_path):
     path = tmp_path / "foreign.h5"
     with h5py.File(path, "w") as h5file:
@@ -117,6 +125,7 @@ def test_open_foreign_hdf5(tmp_path):
         open_product(path).__enter__()
 
 
+@pytest.mark.requirement("DPPS-DP-R-005")
 def test_open_wrong_level(tmp_path):
     path = tmp_path / "dl1.h5"
     write_small(path, level="DL1")

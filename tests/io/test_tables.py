@@ -45,6 +45,7 @@ def test_table_round_trip_keeps_values_units_and_times(tmp_path):
     assert list(table["camera"].astype(str)) == ["LSTCam"] * 20
 
 
+@pytest.mark.requirement("DPPS-DP-R-011")
 def test_tables_open_with_astropy_table_read(tmp_path):
     path = tmp_path / "t.h5"
     with ProductWriter(path, "DL1", stage="test") as writer:
@@ -64,6 +65,7 @@ def test_units_are_also_plain_attributes(tmp_path):
         assert h5file["/x/tab"].chunks is not None
 
 
+@pytest.mark.requirement("DPPS-DP-R-008")
 def test_append_streams_chunks_and_converts_units(tmp_path):
     path = tmp_path / "t.h5"
     with ProductWriter(path, "DL1", stage="test") as writer:
@@ -102,6 +104,7 @@ def test_array_append_round_trip(tmp_path):
         np.testing.assert_array_equal(dset[:], np.concatenate(parts))
 
 
+@pytest.mark.requirement("DPPS-DP-R-008")
 def test_iter_chunks_covers_every_row_once():
     assert list(iter_chunks(10, 4)) == [(0, 4), (4, 8), (8, 10)]
     assert list(iter_chunks(0, 4)) == []

@@ -24,6 +24,7 @@ def test_default_files_are_the_defaults():
     assert per_type.cuts.event_types == [0, 1, 2] and per_type.cuts.method == "efficiency"
 
 
+@pytest.mark.requirement("DPPS-DP-R-009")
 def test_bad_values_name_the_key(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("cuts: {method: best}\n")

@@ -37,6 +37,7 @@ def gamma_run(tmp_path_factory):
     return toy_dl2.write_run(path, toy_dl2.Run("gamma", 5000, zenith_deg=30.0))
 
 
+@pytest.mark.requirement("DPPS-DP-R-091")
 def test_simulated_run_gives_pyirf_columns_with_units(gamma_run):
     data = read_events(gamma_run, chunk_size=700)  # several chunks
     events = data.events
@@ -53,6 +54,7 @@ def test_simulated_run_gives_pyirf_columns_with_units(gamma_run):
     assert np.median(ratio) == pytest.approx(1 + toy_dl2.BIAS, abs=0.02)
 
 
+@pytest.mark.requirement("DPPS-DP-R-091")
 def test_simulation_info_sums_runs_and_weights_to_crab(tmp_path):
     paths = [
         toy_dl2.write_run(tmp_path / f"g{i}.h5", toy_dl2.Run("gamma", 2000, obs_id=i))
@@ -70,6 +72,7 @@ def test_simulation_info_sums_runs_and_weights_to_crab(tmp_path):
     assert weights[order[0]] > weights[order[-1]]
 
 
+@pytest.mark.requirement("DPPS-DP-R-091")
 def test_histogram_disagreeing_with_run_table_is_refused(tmp_path):
     path = toy_dl2.write_run(tmp_path / "g.h5", toy_dl2.Run("gamma", 1000))
     with h5py.File(path, "r+") as h5:
@@ -97,6 +100,7 @@ def test_missing_column_and_other_algorithm_names(tmp_path):
         read_events(path)
 
 
+@pytest.mark.requirement("DPPS-DP-R-091")
 def test_particle_mismatch_is_refused(tmp_path):
     path = toy_dl2.write_run(tmp_path / "p.h5", toy_dl2.Run("proton", 500, viewcone_deg=5.0))
     with pytest.raises(InputFileError, match="holds runs of proton, expected gamma"):

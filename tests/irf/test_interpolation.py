@@ -11,6 +11,8 @@ from datapipe_ops.errors import InputFileError
 from datapipe_ops.irf.config import InterpolationConfig
 from datapipe_ops.irf.interpolation import interpolate_irf
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-140")
+
 
 def _responses(path):
     with fits.open(path) as hdul:

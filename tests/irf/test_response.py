@@ -22,6 +22,7 @@ def gammas(irf_products):
     return data.events
 
 
+@pytest.mark.requirement("DPPS-DP-R-090")
 def test_cuts_product_per_event_type_with_fixed_efficiency(irf_products, gammas):
     cuts = read_cuts(irf_products["cuts"])
     assert cuts.event_types == [0, 1, 2]
@@ -40,6 +41,7 @@ def test_cuts_product_per_event_type_with_fixed_efficiency(irf_products, gammas)
     assert thetas == sorted(thetas)
 
 
+@pytest.mark.requirement("DPPS-DP-R-091")
 def test_effective_area_at_high_energy_is_scatter_area_times_efficiency(irf_products):
     with fits.open(irf_products["irfs"][20.0]) as hdul:
         table = hdul[hdu_name("aeff_fe")].data
@@ -54,6 +56,7 @@ def test_effective_area_at_high_energy_is_scatter_area_times_efficiency(irf_prod
     assert np.all(area[energy < 0.02] < 0.1 * expected)  # below the toy threshold
 
 
+@pytest.mark.requirement("DPPS-DP-R-091")
 def test_migration_centred_at_one_plus_bias(irf_products):
     with fits.open(irf_products["irfs"][20.0]) as hdul:
         edisp = hdul[hdu_name("edisp")].data
@@ -75,6 +78,7 @@ def _containment_68(psf_hdu, energy_index):
     return rad_hi[np.searchsorted(cdf / cdf[-1], 0.68)]
 
 
+@pytest.mark.requirement("DPPS-DP-R-091")
 def test_per_event_type_irfs_exist_and_psfs_are_ordered(irf_products):
     with fits.open(irf_products["irfs"][20.0]) as hdul:
         names = {h.name for h in hdul}
@@ -102,6 +106,7 @@ def test_per_event_type_irfs_exist_and_psfs_are_ordered(irf_products):
         assert header["MODELSET"] == "toyset-1" and header["ZENITH"] == pytest.approx(20.0)
 
 
+@pytest.mark.requirement("DPPS-DP-R-091")
 def test_gammapy_reads_every_irf(irf_products):
     from gammapy.irf import (
         PSF3D,
@@ -126,6 +131,7 @@ def test_gammapy_reads_every_irf(irf_products):
         assert np.nanmax(irf.data) > 0, name
 
 
+@pytest.mark.requirement("DPPS-DP-R-091")
 def test_background_rate_from_protons_and_electrons(irf_products):
     config = irf_products["config"]
     files = irf_products["files"][20.0]

@@ -48,6 +48,7 @@ def _one_line(code, err, *words):
         assert word in lines[0], lines[0]
 
 
+@pytest.mark.requirement("DPPS-DP-R-090", "DPPS-DP-R-091", "DPPS-DP-R-092", "DPPS-DP-R-021")
 def test_optimised_cuts_irfs_and_sensitivity_registered_with_lineage(
     irf_products, tmp_path, capsys, catalog
 ):
@@ -87,6 +88,7 @@ def test_optimised_cuts_irfs_and_sensitivity_registered_with_lineage(
     assert code == 0, err
 
 
+@pytest.mark.requirement("DPPS-DP-R-001", "DPPS-DP-R-004")
 def test_dl2_lacking_the_columns_the_cuts_need(irf_products, tmp_path, capsys, catalog):
     files = {k: list(v) for k, v in irf_products["files"][20.0].items()}
     broken = tmp_path / "broken_gamma.dl2.h5"
@@ -103,6 +105,7 @@ def test_dl2_lacking_the_columns_the_cuts_need(irf_products, tmp_path, capsys, c
     assert list(tmp_path.glob("cuts*")) == [] and not list(tmp_path.glob(".*partial"))
 
 
+@pytest.mark.requirement("DPPS-DP-R-090")
 def test_cuts_of_another_model_set_are_refused(irf_products, tmp_path, capsys, catalog):
     other = toy_dl2.write_production(tmp_path / "other", 20.0, scale=0.05, model_set_id="toyset-2")
     out = tmp_path / "irf.fits"
@@ -113,6 +116,7 @@ def test_cuts_of_another_model_set_are_refused(irf_products, tmp_path, capsys, c
     assert not out.exists()
 
 
+@pytest.mark.requirement("DPPS-DP-R-003")
 def test_output_that_is_an_input_is_refused(irf_products, capsys, catalog):
     files = irf_products["files"][20.0]
     code, _, err = _run(
@@ -128,6 +132,7 @@ def test_output_that_is_an_input_is_refused(irf_products, capsys, catalog):
     _one_line(code, err, "is also an input of this stage")
 
 
+@pytest.mark.requirement("DPPS-DP-R-004", "DPPS-DP-R-090")
 def test_missing_background_for_optimisation(irf_products, tmp_path, capsys, catalog):
     gammas = irf_products["files"][20.0]["gamma"]
     code, _, err = _run(capsys, "optimize-cuts", "--gammas", gammas[0], "-o", tmp_path / "c.fits")

@@ -31,6 +31,7 @@ def _rows(path, table):
         return h5[table][()]
 
 
+@pytest.mark.requirement("DPPS-DP-R-006", "DPPS-DP-R-021", "DPPS-DP-R-110")
 def test_merge_is_the_concatenation(dl1_runs, tmp_path):
     from datapipe_ops.catalog import Catalog
 
@@ -69,6 +70,7 @@ def test_merge_is_the_concatenation(dl1_runs, tmp_path):
         assert tree.product.kind == "merged"
 
 
+@pytest.mark.requirement("DPPS-DP-R-110")
 def test_merged_dl2_keeps_the_geometry(dl1_runs, tmp_path):
     from datapipe_ops.reco import names
     from datapipe_ops.reco.stage import dl1_to_dl2
@@ -94,6 +96,7 @@ def _with_other_config(run, tmp_path):
     return output
 
 
+@pytest.mark.requirement("DPPS-DP-R-001", "DPPS-DP-R-110")
 def test_refuses_mixed_inputs(dl1_runs, tmp_path, capsys):
     first = dl1_runs[0]["dl1"]
     other = _with_other_config(dl1_runs[1], tmp_path)
@@ -148,6 +151,7 @@ def _peak_memory(inputs, output) -> int:
         tracemalloc.stop()
 
 
+@pytest.mark.requirement("DPPS-DP-R-008", "DPPS-DP-R-111")
 def test_memory_does_not_grow_with_the_number_of_inputs(dl1_runs, tmp_path):
     source = dl1_runs[0]["dl1"]
     copies = [_renumbered_copy(source, tmp_path / f"copy_{i}.dl1.h5", i) for i in range(12)]

@@ -111,6 +111,7 @@ def run_trigger(trigger) -> dict:
 # --- the hook: the connection chooses the backend ------------------------------------------
 
 
+@pytest.mark.requirement("DPPS-DP-R-030")
 def test_the_connection_chooses_the_backend(tmp_path, monkeypatch):
     monkeypatch.setenv("DATAPIPE_DATA_ROOT", str(tmp_path))
     monkeypatch.delenv("DATAPIPE_BDMS_ROOT", raising=False)
@@ -145,6 +146,7 @@ def test_the_connection_chooses_the_backend(tmp_path, monkeypatch):
     assert BDMSHook("bdms_x", root=str(tmp_path)).get_backend().root == tmp_path
 
 
+@pytest.mark.requirement("DPPS-DP-R-134")
 def test_the_trigger_carries_the_connection_id_never_its_secrets(tmp_path):
     trigger = BDMSDataArrivalTrigger(dataset="p", bdms_conn_id="bdms_prod", deadline="x")
     classpath, kwargs = trigger.serialize()
@@ -156,6 +158,7 @@ def test_the_trigger_carries_the_connection_id_never_its_secrets(tmp_path):
 # --- the trigger, on both backends ---------------------------------------------------------
 
 
+@pytest.mark.requirement("DPPS-DP-R-134")
 def test_trigger_picks_up_a_dataset_completed_after_it_started(feed):
     dataset = feed.name("night")
     trigger = feed.trigger(dataset, seconds=60, poll=0.2)
@@ -176,6 +179,7 @@ def test_trigger_picks_up_a_dataset_completed_after_it_started(feed):
     assert [f["name"] for f in event["dataset_summary"]["files"]] == ["obs1.h5", "obs2.h5"]
 
 
+@pytest.mark.requirement("DPPS-DP-R-030", "DPPS-DP-R-134")
 def test_trigger_refuses_a_corrupted_file_naming_it(feed):
     dataset = feed.name("prod")
     feed.deliver(dataset, ["a.h5"], expected=1)
@@ -189,6 +193,7 @@ def test_trigger_refuses_a_corrupted_file_naming_it(feed):
         assert f"simpipe:{dataset}/a.h5: adler32 mismatch on DATAPIPE_DISK" in event["message"]
 
 
+@pytest.mark.requirement("DPPS-DP-R-134")
 def test_trigger_of_a_dataset_that_never_completes_times_out_naming_it(feed):
     dataset = feed.name("stalled")
     feed.deliver(dataset, ["a.h5"], expected=2)
@@ -201,6 +206,7 @@ def test_trigger_of_a_dataset_that_never_completes_times_out_naming_it(feed):
         assert event["message"].endswith(": 1 file(s), dataset open")
 
 
+@pytest.mark.requirement("DPPS-DP-R-134")
 def test_trigger_of_an_unknown_dataset_times_out_saying_so(feed):
     event = run_trigger(feed.trigger(feed.name("never"), seconds=0.3, poll=0.1))
     assert event["status"] == "timeout"
@@ -208,6 +214,7 @@ def test_trigger_of_an_unknown_dataset_times_out_saying_so(feed):
 
 
 @pytest.mark.postgres
+@pytest.mark.requirement("DPPS-DP-R-134")
 def test_refused_credentials_fail_at_once_an_unreachable_server_is_an_error(
     rucio_server, monkeypatch, tmp_path
 ):
@@ -230,6 +237,7 @@ def test_refused_credentials_fail_at_once_an_unreachable_server_is_an_error(
 # --- the sensor ----------------------------------------------------------------------------
 
 
+@pytest.mark.requirement("DPPS-DP-R-134")
 def test_sensor_timeout_message_names_what_was_missing():
     sensor = BDMSDataArrivalSensor(task_id="wait", dataset="prod7", timeout=3600)
     event = {"status": "timeout", "message": "dataset 'prod7' at /b/prod7: 3 of 5 file(s)"}
@@ -241,6 +249,7 @@ def test_sensor_timeout_message_names_what_was_missing():
     )
 
 
+@pytest.mark.requirement("DPPS-DP-R-134")
 def test_sensor_fails_without_retry_when_the_data_can_never_come():
     from airflow.sdk.exceptions import AirflowFailException
 
@@ -270,6 +279,7 @@ def sensor_dag(feed, dag_id, dataset, timeout):
     return load_dag(write_test_dag(dag_id, source), dag_id)
 
 
+@pytest.mark.requirement("DPPS-DP-R-134")
 def test_deferred_sensor_in_a_dag_run_gets_the_late_dataset(airflow_db, feed):
     dataset = feed.name("late")
     dag = sensor_dag(feed, "bdms_sensor_late", dataset, timeout=60)
@@ -291,6 +301,7 @@ def test_deferred_sensor_in_a_dag_run_gets_the_late_dataset(airflow_db, feed):
     assert (ti.end_date - ti.start_date).total_seconds() >= 0.9
 
 
+@pytest.mark.requirement("DPPS-DP-R-030", "DPPS-DP-R-134")
 def test_deferred_sensor_in_a_dag_run_refuses_a_corrupt_dataset(airflow_db, feed):
     dataset = feed.name("corrupt")
     feed.deliver(dataset, ["f1.h5"], expected=1)

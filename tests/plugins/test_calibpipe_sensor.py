@@ -47,6 +47,7 @@ def test_tel_ids_from_a_list_or_a_rendered_template():
     assert parse_tel_ids("5,6") == [5, 6]
 
 
+@pytest.mark.requirement("DPPS-DP-R-032")
 def test_coverage_needs_every_telescope_over_the_whole_observation(catalog_url, tmp_path):
     hook = CalibPipeHook(catalog_url)
     register(catalog_url, tmp_path / "c1.h5", "2026-11-24T20:00", "2026-11-24T22:00", [1, 2])
@@ -62,6 +63,7 @@ def test_coverage_needs_every_telescope_over_the_whole_observation(catalog_url, 
     hook.close()
 
 
+@pytest.mark.requirement("DPPS-DP-R-134")
 def test_trigger_picks_up_coefficients_registered_after_it_started(catalog_url, tmp_path):
     trigger = CalibPipeCoefficientsTrigger(
         tel_ids=[1, 2], start=START, stop=STOP, deadline=deadline_after(60), poll_interval=0.2
@@ -82,6 +84,7 @@ def test_trigger_picks_up_coefficients_registered_after_it_started(catalog_url, 
     }
 
 
+@pytest.mark.requirement("DPPS-DP-R-134")
 def test_missing_coefficients_time_out_with_a_clear_message(catalog_url, tmp_path):
     register(catalog_url, tmp_path / "old.h5", "2026-11-20T18:00", "2026-11-21T06:00", [1, 2])
     trigger = CalibPipeCoefficientsTrigger(
@@ -120,6 +123,7 @@ with DAG("{dag_id}", schedule=None, start_date=pendulum.datetime(2026, 1, 1)) as
 """
 
 
+@pytest.mark.requirement("DPPS-DP-R-131", "DPPS-DP-R-134")
 def test_sensor_in_a_dag_run(airflow_db, catalog_url, tmp_path):
     source = textwrap.dedent(SENSOR_DAG).format(
         dag_id="calib_sensor", start=START, stop=STOP, url=catalog_url, timeout=1

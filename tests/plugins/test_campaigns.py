@@ -10,6 +10,7 @@ from datapipe_airflow import campaigns
 from datapipe_airflow.campaigns import CampaignError
 
 
+@pytest.mark.requirement("DPPS-DP-R-133")
 def test_version_label_is_explicit_or_software_plus_config(tmp_path):
     config = tmp_path / "dl1.yaml"
     config.write_text("cleaning: {picture_threshold: 8}\n")
@@ -25,6 +26,7 @@ def test_version_label_is_explicit_or_software_plus_config(tmp_path):
         campaigns.version_label("", "0.1.0", str(tmp_path / "missing.yaml"))
 
 
+@pytest.mark.requirement("DPPS-DP-R-133")
 def test_a_version_directory_is_never_reused_for_other_products(tmp_path):
     stamp = {"version": "v1", "config": "cfgaaaa", "software_version": "0.1.0", "first_run_id": "a"}
     directory = tmp_path / "products" / "nightly" / "v1"
@@ -39,6 +41,7 @@ def test_a_version_directory_is_never_reused_for_other_products(tmp_path):
     assert json.loads((directory / "VERSION.json").read_text())["first_run_id"] == "a"
 
 
+@pytest.mark.requirement("DPPS-DP-R-131")
 def test_night_is_the_start_date_of_the_noon_to_noon_interval():
     assert campaigns.night_of(datetime(2026, 11, 24, 12, tzinfo=UTC)) == "2026-11-24"
     assert campaigns.night_of("2026-11-24T12:00:00+00:00") == "2026-11-24"
@@ -47,6 +50,7 @@ def test_night_is_the_start_date_of_the_noon_to_noon_interval():
         campaigns.night_of(date(2026, 11, 24), override="yesterday")
 
 
+@pytest.mark.requirement("DPPS-DP-R-133")
 def test_dl1_plan_calibrates_with_overwrite_in_its_version_and_records_the_input():
     entry = {
         "name": "gamma_run000101.dl0.h5",
@@ -82,6 +86,7 @@ def test_dl1_plan_calibrates_with_overwrite_in_its_version_and_records_the_input
     assert campaigns.dl0_to_dl1_step(plan) is plan["dl0_to_dl1"]
 
 
+@pytest.mark.requirement("DPPS-DP-R-021")
 def test_register_inputs_is_one_command_for_every_file_of_the_plan():
     entries = [
         {"name": f"r{i}.dl0.h5", "path": f"/d/r{i}.dl0.h5", "meta": {"obs_id": i}} for i in (1, 2)
@@ -105,6 +110,7 @@ def test_register_inputs_is_one_command_for_every_file_of_the_plan():
                         {"path": "/d/r2.dl0.h5", "level": "DL0", "obs_id": 2}]  # fmt: skip
 
 
+@pytest.mark.requirement("DPPS-DP-R-131")
 def test_one_coefficients_file_per_block():
     assert campaigns.single_coefficients_file({"1": "/c.h5", "2": "/c.h5"}, "b") == "/c.h5"
     with pytest.raises(CampaignError, match="coefficients are in 2 files"):

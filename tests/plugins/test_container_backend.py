@@ -22,7 +22,7 @@ from simulated_data import SIMULATION_CONFIGS, datapipe
 
 from datapipe_ops.catalog import Catalog
 
-pytestmark = [pytest.mark.container, pytest.mark.slow]
+pytestmark = [pytest.mark.requirement("DPPS-DP-R-150"), pytest.mark.container, pytest.mark.slow]
 
 ENGINE = ROOT / "include" / "container" / "engine.sh"
 BUILD = ROOT / "include" / "container" / "build-image.sh"

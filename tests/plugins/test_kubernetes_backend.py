@@ -16,6 +16,8 @@ from datapipe_airflow.operators.kubernetes import (
 )
 from fake_kubernetes import install, run_pod_task
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-150")
+
 
 @pytest.fixture
 def cluster(monkeypatch):

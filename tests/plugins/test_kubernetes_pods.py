@@ -11,6 +11,8 @@ from datapipe_airflow.operators.kubernetes import DataPipePodOperator
 from datapipe_airflow.stage import stage_task
 from datapipe_airflow.stage_config import load_stage_settings
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-150")
+
 SETTINGS = load_stage_settings()
 KINDS = sorted(SETTINGS.kinds)
 
@@ -45,6 +47,7 @@ def test_the_validation_can_fail(pods, tmp_path):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.requirement("DPPS-DP-R-151")
 def test_pod_runs_locked_down(pods, kind):
     spec = pods[kind]["spec"]
     (container,) = spec["containers"]
@@ -61,6 +64,7 @@ def test_pod_runs_locked_down(pods, kind):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.requirement("DPPS-DP-R-151")
 def test_pod_has_the_resources_of_its_kind(pods, kind):
     (container,) = pods[kind]["spec"]["containers"]
     expected = SETTINGS.kind(kind)

@@ -12,6 +12,8 @@ from datapipe_airflow.stage import stage_task
 from datapipe_airflow.stage_config import StageConfigError, execution_backend, load_stage_settings
 from datapipe_airflow.stage_failure import describe_exit, failure_reason
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-150")
+
 
 @pytest.fixture
 def data_root(tmp_path, monkeypatch):
@@ -119,6 +121,7 @@ def test_unknown_kind_names_the_known_ones():
         stage_task("x", ["info"], kind="dl9")
 
 
+@pytest.mark.requirement("DPPS-DP-R-009")
 def test_invalid_configuration_names_file_and_key(tmp_path, monkeypatch):
     bad = tmp_path / "stages.yaml"
     bad.write_text(

@@ -15,6 +15,7 @@ def test_shipped_yaml_is_the_defaults():
     assert load_config(path, DL1ToDL2Config) == DL1ToDL2Config()
 
 
+@pytest.mark.requirement("DPPS-DP-R-050")
 def test_defaults_are_ctapipes_stereo_quality_query():
     quality = DL1ToDL2Config().geometry.quality
     assert (quality.min_intensity, quality.min_n_pixels) == (50.0, 3)
@@ -29,6 +30,7 @@ def test_defaults_are_ctapipes_stereo_quality_query():
         ("geometry: {colour: red}\n", "unknown key"),
     ],
 )
+@pytest.mark.requirement("DPPS-DP-R-009")
 def test_invalid_values_are_one_line_errors(tmp_path, text, word):
     path = tmp_path / "c.yaml"
     path.write_text(text)

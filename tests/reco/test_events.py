@@ -12,6 +12,8 @@ from datapipe_ops.errors import InputFileError
 from datapipe_ops.io import layout, open_product
 from datapipe_ops.reco.events import EventReader, event_keys
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-051")
+
 
 def same_rows(a: np.ndarray, b: np.ndarray) -> bool:
     """Structured arrays equal field by field (NaN equal to NaN)."""
@@ -28,6 +30,7 @@ def _collect(path, chunk_size, **kwargs):
         return list(EventReader(h5, chunk_size=chunk_size, **kwargs))
 
 
+@pytest.mark.requirement("DPPS-DP-R-008")
 def test_chunks_cover_the_trigger_table_in_order(dl1_runs):
     path = dl1_runs[0]["dl1"]
     chunks = _collect(path, 17)
@@ -51,6 +54,7 @@ def test_chunks_cover_the_trigger_table_in_order(dl1_runs):
             assert np.array_equal(chunk.has_image[:, j], chunk.tels_with_trigger[:, j])
 
 
+@pytest.mark.requirement("DPPS-DP-R-008")
 def test_chunk_size_does_not_change_the_content(dl1_runs):
     small, large = _collect(dl1_runs[0]["dl1"], 5), _collect(dl1_runs[0]["dl1"], 100000)
     assert len(large) == 1

@@ -11,6 +11,8 @@ from datapipe_ops.reco.config import GeometryConfig, QualityQuery
 from datapipe_ops.reco.events import EventReader
 from datapipe_ops.reco.geometry import ArrayGeometry, quality_mask, reconstruct, reconstruct_chunk
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-050")
+
 
 def _geometry(path, config=None):
     with open_product(path) as h5:

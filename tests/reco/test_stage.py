@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import h5py
 import numpy as np
+import pytest
 from astropy.table import Table
 
 from datapipe_ops.io import layout, read_provenance, read_table
@@ -24,6 +25,7 @@ def same_rows(a: np.ndarray, b: np.ndarray) -> bool:
     )
 
 
+@pytest.mark.requirement("DPPS-DP-R-051")
 def test_geometry_tables_and_pass_through(dl1_runs, dl2_run):
     dl1 = dl1_runs[0]["dl1"]
     with h5py.File(dl1) as src, h5py.File(dl2_run) as out:
@@ -57,6 +59,7 @@ def test_geometry_tables_and_pass_through(dl1_runs, dl2_run):
     assert str(astropy[IMPACT_COLUMN].unit) == "m"
 
 
+@pytest.mark.requirement("DPPS-DP-R-021", "DPPS-DP-R-051")
 def test_registers_the_product_with_lineage(dl1_runs, tmp_path):
     from datapipe_ops.catalog import Catalog
 
@@ -71,6 +74,7 @@ def test_registers_the_product_with_lineage(dl1_runs, tmp_path):
         assert tree.inputs[0].product.level == "DL1"
 
 
+@pytest.mark.requirement("DPPS-DP-R-070", "DPPS-DP-R-071")
 def test_applies_a_model_set_with_lineage(dl1_runs, tmp_path):
     from datapipe_ops.catalog import Catalog
     from datapipe_ops.reco.models.config import ModelTrainingConfig

@@ -230,6 +230,7 @@ def report(record_property, name: str, **outcome) -> None:
 # --- the tests --------------------------------------------------------------------------------
 
 
+@pytest.mark.requirement("DPPS-DP-R-152")
 def test_scheduler_killed_while_the_stage_tasks_run(faults, record_property):
     begin = time.monotonic()
     run_id, campaign = trigger(faults, "scheduler")
@@ -250,6 +251,7 @@ def test_scheduler_killed_while_the_stage_tasks_run(faults, record_property):
     )  # fmt: skip
 
 
+@pytest.mark.requirement("DPPS-DP-R-152", "DPPS-DP-R-134")
 def test_triggerer_killed_while_the_sensor_is_deferred(faults, record_property):
     begin = time.monotonic()
     run_id, campaign = trigger(faults, "triggerer")
@@ -277,6 +279,7 @@ def test_triggerer_killed_while_the_sensor_is_deferred(faults, record_property):
     )  # fmt: skip
 
 
+@pytest.mark.requirement("DPPS-DP-R-152", "DPPS-DP-R-024")
 def test_catalog_database_restarted_during_registrations(faults, record_property):
     server = faults.server
     begin = time.monotonic()

@@ -394,6 +394,7 @@ def snapshot(directory: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.requirement("DPPS-DP-R-001", "DPPS-DP-R-004")
 def test_bad_input_is_one_line_and_changes_nothing(case, pristine, tmp_path, monkeypatch, capsys):
     from datapipe_ops.catalog import Catalog
 
@@ -421,6 +422,7 @@ def test_bad_input_is_one_line_and_changes_nothing(case, pristine, tmp_path, mon
     assert after == before  # no output, no temporary file, inputs byte-identical
 
 
+@pytest.mark.requirement("DPPS-DP-R-001")
 def test_every_case_is_in_the_error_table():
     table = (ROOT / "docs" / "errors.md").read_text()
     missing = [case.id for case in CASES if f"`{case.id}`" not in table]

@@ -12,7 +12,12 @@ import sqlalchemy as sa
 from datapipe_ops.catalog import Catalog, ProductRecord
 from datapipe_ops.errors import CatalogError
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [
+    pytest.mark.requirement("DPPS-DP-R-024"),
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.timeout(300),
+]
 
 N = 300
 WRITER = """

@@ -28,6 +28,8 @@ from datapipe_ops.faults import STOP_AT_ENV
 from datapipe_ops.io import layout
 from datapipe_ops.resources import include_dir
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-002", "DPPS-DP-R-152")
+
 DEMO = include_dir() / "config" / "simulation" / "demo.yaml"
 STOP_TIMEOUT_S = 900.0
 

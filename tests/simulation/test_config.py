@@ -51,6 +51,7 @@ def _demo():
     return yaml.safe_load((CONFIGS / "demo.yaml").read_text())
 
 
+@pytest.mark.requirement("DPPS-DP-R-009")
 def test_negative_energy_names_file_and_key(tmp_path):
     data = _demo()
     data["particles"][1]["energy"]["min_tev"] = -1.0
@@ -63,6 +64,7 @@ def test_negative_energy_names_file_and_key(tmp_path):
     assert "\n" not in message
 
 
+@pytest.mark.requirement("DPPS-DP-R-009")
 def test_inverted_energy_range_is_refused(tmp_path):
     data = _demo()
     data["particles"][0]["energy"] = {"min_tev": 10.0, "max_tev": 1.0}
@@ -70,6 +72,7 @@ def test_inverted_energy_range_is_refused(tmp_path):
         load_config(_write(tmp_path, data), SimulationConfig)
 
 
+@pytest.mark.requirement("DPPS-DP-R-009")
 def test_unknown_camera_names_file_and_key(tmp_path):
     data = _demo()
     data["cameras"] = {"HESSCam": {"nsb_rate_ghz": 0.1}}
@@ -80,6 +83,7 @@ def test_unknown_camera_names_file_and_key(tmp_path):
     assert "unknown camera 'HESSCam'" in str(info.value)
 
 
+@pytest.mark.requirement("DPPS-DP-R-009")
 def test_unknown_key_is_refused(tmp_path):
     data = _demo()
     data["particles"][0]["scatter_radius"] = 100
@@ -87,6 +91,7 @@ def test_unknown_key_is_refused(tmp_path):
         load_config(_write(tmp_path, data), SimulationConfig)
 
 
+@pytest.mark.requirement("DPPS-DP-R-009")
 def test_unknown_subarray_is_a_config_error(tmp_path):
     data = _demo()
     data["subarray"] = "no_such_layout"
@@ -105,6 +110,7 @@ def test_camera_overrides_merge_with_the_camera_defaults():
     assert config.camera("NectarCam").nsb_rate_ghz == CAMERA_DEFAULTS["NectarCam"]["nsb_rate_ghz"]
 
 
+@pytest.mark.requirement("DPPS-DP-R-009")
 def test_point_source_and_view_cone_are_exclusive(tmp_path):
     data = _demo()
     data["particles"][0]["offset_deg"] = 0.4
@@ -112,6 +118,7 @@ def test_point_source_and_view_cone_are_exclusive(tmp_path):
         load_config(_write(tmp_path, data), SimulationConfig)
 
 
+@pytest.mark.requirement("DPPS-DP-R-009")
 def test_bad_gti_is_refused(tmp_path):
     path = _write(tmp_path, {"duration_s": 100, "gtis": [[10, 200]]})
     with pytest.raises(ConfigError, match=r"GTI \[10.0, 200.0\]"):

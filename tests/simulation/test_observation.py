@@ -19,6 +19,8 @@ from datapipe_ops.simulation.observation import (
     simulate_observation,
 )
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-033")
+
 DURATION = 1.0
 
 
@@ -135,6 +137,7 @@ def _science(path):
         return {name: h5[name][()].tobytes() for name in names}
 
 
+@pytest.mark.requirement("DPPS-DP-R-007")
 def test_same_seed_same_observation_rerun_is_a_no_op_other_seed_refused(tmp_path, observation):
     again = simulate_observation(_config(), tmp_path, duration_s=DURATION, show_progress=False)
     assert _science(again.path) == _science(observation.path)

@@ -42,6 +42,7 @@ def run(tmp_path_factory, config):
     return summary
 
 
+@pytest.mark.requirement("DPPS-DP-R-033")
 def test_a_run_writes_every_path_of_the_data_model(run, config):
     with open_product(run.path, level="DL0") as h5:
         for path in [*SCIENCE, layout.SUBARRAY_LAYOUT, layout.SIMULATION_RUN]:
@@ -70,6 +71,7 @@ def test_a_run_writes_every_path_of_the_data_model(run, config):
     assert run_table["max_viewcone_radius"].quantity[0].to_value("deg") == 1.0
 
 
+@pytest.mark.requirement("DPPS-DP-R-033")
 def test_histogram_counts_every_thrown_shower(run, config):
     with open_product(run.path) as h5:
         histogram = read_table(h5, layout.SHOWER_DISTRIBUTION)
@@ -83,6 +85,7 @@ def test_histogram_counts_every_thrown_shower(run, config):
     assert histogram["bins_core_dist"][0][-1].to_value("m") == 250.0
 
 
+@pytest.mark.requirement("DPPS-DP-R-033")
 def test_coefficients_file_covers_the_run(run):
     with open_product(run.path) as h5:
         times = read_table(h5, layout.TRIGGER)["time"]
@@ -99,6 +102,7 @@ def _science(path):
         return {name: h5[name][()] for name in SCIENCE}
 
 
+@pytest.mark.requirement("DPPS-DP-R-007")
 def test_same_seed_same_science_bytes_other_seed_differs(tmp_path, run, config):
     component = config.particles[0]
     again = simulate_run(
@@ -124,6 +128,7 @@ def test_same_seed_same_science_bytes_other_seed_differs(tmp_path, run, config):
     assert first[layout.SHOWER].tobytes() != third[layout.SHOWER].tobytes()
 
 
+@pytest.mark.requirement("DPPS-DP-R-033")
 def test_production_writes_a_complete_verified_dataset_and_resumes(tmp_path):
     config = small_config(
         particles=[
@@ -154,6 +159,7 @@ def test_production_writes_a_complete_verified_dataset_and_resumes(tmp_path):
     assert read_manifest(tmp_path).complete
 
 
+@pytest.mark.requirement("DPPS-DP-R-033")
 def test_a_production_file_equals_the_single_run(tmp_path):
     config = small_config(
         particles=[{**small_config().model_dump()["particles"][1], "n_showers": 100}]

@@ -139,6 +139,7 @@ def test_the_adc_saturates_and_stays_uint16(streams):
     assert waveforms[:, 10:].max() < SETTINGS.adc_max
 
 
+@pytest.mark.requirement("DPPS-DP-R-007")
 def test_waveforms_are_reproducible_and_seed_dependent(streams):
     truth = draw_camera_truth(1, 1, N_PIX, SETTINGS)
     images = np.random.default_rng(1).poisson(3.0, (3, N_PIX))

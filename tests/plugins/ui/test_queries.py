@@ -10,6 +10,8 @@ from datapipe_airflow.ui import queries
 from datapipe_ops.catalog import Catalog
 from datapipe_ops.errors import CatalogError
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-154")
+
 
 @pytest.fixture
 def catalog(view_catalog):

@@ -23,7 +23,7 @@ from view_catalog import populate
 
 from datapipe_ops.catalog import Catalog
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.requirement("DPPS-DP-R-154"), pytest.mark.slow, pytest.mark.timeout(600)]
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "build" / "test-artifacts"

@@ -39,6 +39,7 @@ def apply_all(path, model_set, chunk_size=400):
     return application, {k: vstack(v) for k, v in parts.items()}, truth
 
 
+@pytest.mark.requirement("DPPS-DP-R-070", "DPPS-DP-R-071")
 def test_dl2_tables_follow_the_contract(trained, production):
     application, tables, truth = apply_all(production.gamma, trained.directory)
     energy = tables[names.subarray_path(names.ENERGY, names.ENERGY_ALGORITHM)]
@@ -87,6 +88,7 @@ def test_dl2_tables_follow_the_contract(trained, production):
     assert set(models.colnames) == {"model_set_id", "kind", "telescope_type", "file", "sha256"}
 
 
+@pytest.mark.requirement("DPPS-DP-R-070", "DPPS-DP-R-008")
 def test_apply_is_independent_of_chunking(trained, production):
     _, small, _ = apply_all(production.proton, trained.directory, chunk_size=97)
     _, large, _ = apply_all(production.proton, trained.directory, chunk_size=100000)
@@ -98,6 +100,7 @@ def test_apply_is_independent_of_chunking(trained, production):
             ), (key, column)
 
 
+@pytest.mark.requirement("DPPS-DP-R-062", "DPPS-DP-R-070")
 def test_stereo_disp_beats_intersection_on_unseen_events(trained, tmp_path):
     """Fresh gammas (another seed): StereoDisp 68% containment below the intersection's."""
     from datapipe_ops.calib.stage import dl0_to_dl1
@@ -155,6 +158,7 @@ def _without_column(source, target, column):
             h5.create_dataset(path, data=rows, maxshape=(None,), chunks=True)
 
 
+@pytest.mark.requirement("DPPS-DP-R-004", "DPPS-DP-R-070")
 def test_missing_feature_column_refused(trained, production, tmp_path):
     dl1 = tmp_path / "no_timing.dl1.h5"
     _without_column(production.gamma, dl1, "timing_slope")
@@ -164,6 +168,7 @@ def test_missing_feature_column_refused(trained, production, tmp_path):
     assert message.startswith(str(dl1)) and "timing_slope" in message and "\n" not in message
 
 
+@pytest.mark.requirement("DPPS-DP-R-004", "DPPS-DP-R-070")
 def test_other_telescope_types_refused(trained):
     model_set = ModelSet(trained.directory)
     columns = {"hillas_intensity"}  # enough for nothing: features are checked first

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from datapipe_ops.reco.models.combine import stereo_disp, weighted_mean
+
+pytestmark = pytest.mark.requirement("DPPS-DP-R-070")
 
 
 def test_weighted_mean_matches_numpy():
@@ -38,6 +41,7 @@ def _images(source, cogs):
     return psi, np.hypot(d[:, 0], d[:, 1]), sign
 
 
+@pytest.mark.requirement("DPPS-DP-R-062")
 def test_head_tail_choice_recovers_the_source_against_a_wrong_classifier():
     source = np.array([0.7, -0.4])
     cogs = np.array([[1.5, 0.2], [-0.3, -1.1], [0.9, -1.6]])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from datapipe_ops.catalog import Catalog
 from datapipe_ops.cli.main import main
 
@@ -12,6 +14,7 @@ def run(capsys, *args):
     return code, out, err
 
 
+@pytest.mark.requirement("DPPS-DP-R-064")
 def test_train_list_show(production, tmp_path, capsys, monkeypatch):
     catalog_url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
     monkeypatch.setenv("DATAPIPE_CATALOG_URL", catalog_url)
@@ -68,6 +71,7 @@ def test_train_list_show(production, tmp_path, capsys, monkeypatch):
         assert catalog.count_products() == 3  # the set and its two training products
 
 
+@pytest.mark.requirement("DPPS-DP-R-001", "DPPS-DP-R-064")
 def test_bad_kind_and_unknown_set_one_line(production, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("DATAPIPE_CATALOG_URL", f"sqlite:///{tmp_path / 'c.sqlite'}")
     code, _, err = run(capsys, "train", "colour", "-i", production.gamma, "-o", tmp_path)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from datapipe_ops.reco.models.features import column_values, required_columns, unknown_features
+
+pytestmark = pytest.mark.requirement("DPPS-DP-R-063")
 
 
 def test_derived_features_compute_from_parameters():

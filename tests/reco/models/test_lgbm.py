@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from sklearn.metrics import roc_auc_score
 
 from datapipe_ops.reco.models import lgbm
 from datapipe_ops.reco.models.config import ModelTrainingConfig
+
+pytestmark = pytest.mark.requirement("DPPS-DP-R-063")
 
 
 def test_folds_group_events_and_do_not_depend_on_order():
@@ -27,6 +30,7 @@ def test_roc_auc_matches_sklearn_with_ties():
     assert np.isclose(lgbm.roc_auc(label, score), roc_auc_score(label, score))
 
 
+@pytest.mark.requirement("DPPS-DP-R-007")
 def test_fit_is_reproducible_and_learns():
     rng = np.random.default_rng(4)
     X = rng.normal(size=(3000, 4)).astype(np.float32)

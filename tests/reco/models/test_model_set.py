@@ -20,6 +20,8 @@ from datapipe_ops.reco.models.model_set import (
     write_model_set,
 )
 
+pytestmark = pytest.mark.requirement("DPPS-DP-R-064")
+
 
 def test_loaded_set_predicts_exactly_as_the_trained_model(trained):
     """save → load: the boosters rebuilt from the files give bit-identical predictions."""
@@ -75,6 +77,7 @@ def test_edited_card_refused(trained, tmp_path):
         ModelSet(copy)
 
 
+@pytest.mark.requirement("DPPS-DP-R-021")
 def test_registered_with_lineage_and_found_by_id(trained, production):
     sets = list_model_sets(trained.catalog_url)
     assert [s["id"] for s in sets] == [trained.directory.name]

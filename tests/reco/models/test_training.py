@@ -13,6 +13,7 @@ from datapipe_ops.reco.models.training import train_model_set
 from .conftest import fast_config
 
 
+@pytest.mark.requirement("DPPS-DP-R-060", "DPPS-DP-R-061", "DPPS-DP-R-062")
 def test_models_beat_trivial_baselines(trained):
     """Out-of-fold, per event, on ~1100 gammas and ~550 protons of the demo subarray.
 
@@ -30,6 +31,7 @@ def test_models_beat_trivial_baselines(trained):
     assert metrics["stereo_disp_n_events"] > 500
 
 
+@pytest.mark.requirement("DPPS-DP-R-062")
 def test_event_types_order_the_angular_error(trained):
     metrics = trained.summary.metrics
     errors = [metrics[f"event_type_{t}_68_deg"] for t in range(3)]
@@ -37,6 +39,7 @@ def test_event_types_order_the_angular_error(trained):
     assert errors[2] > 2 * errors[0]
 
 
+@pytest.mark.requirement("DPPS-DP-R-064")
 def test_card_records_training(trained, production):
     card = json.loads((trained.directory / "card.json").read_text())
     assert card["id"] == trained.directory.name
@@ -55,6 +58,7 @@ def test_card_records_training(trained, production):
         assert (trained.directory / plot).stat().st_size > 1000
 
 
+@pytest.mark.requirement("DPPS-DP-R-007", "DPPS-DP-R-063")
 def test_same_seed_same_files_other_seed_other_files(production, tmp_path):
     config = fast_config(seed=7)
     first = train_model_set(
@@ -86,12 +90,14 @@ def test_same_seed_same_files_other_seed_other_files(production, tmp_path):
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == before
 
 
+@pytest.mark.requirement("DPPS-DP-R-062")
 def test_event_type_alone_needs_disp(production, tmp_path):
     with pytest.raises(InputFileError, match="needs disp predictions"):
         train_model_set(production.paths, ["event_type"], fast_config(), tmp_path, register=False)
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.requirement("DPPS-DP-R-063")
 def test_unknown_feature_refused(production, tmp_path):
     config = fast_config(features={"energy": ["hillas_intensity", "no_such_parameter"]})
     with pytest.raises(InputFileError, match="no_such_parameter"):
@@ -102,11 +108,13 @@ def test_unknown_feature_refused(production, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.requirement("DPPS-DP-R-061")
 def test_gammaness_needs_truth_products(tmp_path):
     with pytest.raises(InputFileError, match="does not exist"):
         train_model_set([tmp_path / "missing.h5"], ["energy"], fast_config(), tmp_path)
 
 
+@pytest.mark.requirement("DPPS-DP-R-062")
 def test_base_model_set_gives_event_type_its_predictions(trained, production, tmp_path):
     summary = train_model_set(
         production.paths,
