@@ -62,27 +62,9 @@ def reference_module():
 
 def simulate_dl1(directory: Path, n_showers: int) -> Path:
     """A diffuse-gamma run of the demo production, calibrated to DL1."""
-    from datapipe_ops.calib.stage import dl0_to_dl1
-    from datapipe_ops.config import load_config
-    from datapipe_ops.resources import include_dir
-    from datapipe_ops.simulation.config import SimulationConfig
-    from datapipe_ops.simulation.production import file_seed, simulate_run
+    from testkit.simulated import demo_dl1_run
 
-    config = load_config(include_dir() / "config/simulation/demo.yaml", SimulationConfig)
-    component = config.component("gamma_diffuse")
-    dl0 = directory / "gamma.dl0.h5"
-    summary = simulate_run(
-        config,
-        component,
-        dl0,
-        file_seed(config.seed, component.name, 0),
-        component.obs_id_start,
-        n_showers=n_showers,
-        show_progress=False,
-    )
-    dl1 = directory / "gamma.dl1.h5"
-    dl0_to_dl1(dl0, dl1, summary.coefficients_path, register=False)
-    return dl1
+    return demo_dl1_run(directory, n_showers)["dl1"]
 
 
 def renumbered_copy(source: Path, target: Path, index: int) -> Path:

@@ -101,30 +101,14 @@ MIN_EVENTS = 50
 
 def production(workdir: Path, n_gammas: int, n_protons: int) -> list[Path]:
     """The DL1 files of the production (simulated and calibrated if absent)."""
-    from datapipe_ops.calib.stage import dl0_to_dl1
-    from datapipe_ops.config import load_config
-    from datapipe_ops.resources import include_dir
-    from datapipe_ops.simulation.config import SimulationConfig
-    from datapipe_ops.simulation.production import file_seed, simulate_run
+    from testkit.simulated import demo_dl1_run
 
-    config = load_config(include_dir() / "config/simulation/demo.yaml", SimulationConfig)
     paths = []
     for name, n_showers in (("gamma_diffuse", n_gammas), ("proton", n_protons)):
         dl1 = workdir / f"{name}.dl1.h5"
         if not dl1.exists():
-            component = config.component(name)
-            dl0 = workdir / f"{name}.dl0.h5"
             print(f"simulating {n_showers} {name} showers …", flush=True)
-            simulate_run(
-                config,
-                component,
-                dl0,
-                file_seed(config.seed, name, 0),
-                component.obs_id_start,
-                n_showers=n_showers,
-                show_progress=False,
-            )
-            dl0_to_dl1(dl0, dl1, workdir / f"{name}.coefficients.h5", register=False)
+            demo_dl1_run(workdir, n_showers, stem=name, component=name)
         paths.append(dl1)
     return paths
 
