@@ -4,12 +4,15 @@ A DL1 product (a simulated diffuse-gamma run of the demo subarray, or ``--dl1``)
 N inputs; then, each in a fresh process:
 
 * a plain copy of the N input files (``shutil.copyfile``, the reference);
-* ``merge_products`` of the N inputs into one product (no catalog);
+* ``merge_products`` of the N inputs into one product (no catalog), copying stored chunks
+  without decoding where the layouts allow (the default);
+* the same merge decoding and re-encoding every row (``direct_chunks=False``);
 
-for N = 5 and N = 50. Printed: MB/s of input (file) bytes for both, the ratio (target ≥ 50 %),
-and the peak resident memory of each merge process (target: flat from 5 to 50 inputs), plus the
-uncompressed size of the tables, which the merge decodes and re-encodes (gzip) while the copy
-moves compressed bytes.
+for N = 5 and N = 50. Printed: MB/s of input (file) bytes, the ratio of each merge to the copy
+(target ≥ 50 %), the share of the (uncompressed) bytes the merge copied as stored chunks, and
+the peak resident memory of each merge process (target: flat from 5 to 50 inputs), plus the
+uncompressed size of the tables: where a chunk cannot be copied as stored the merge decodes and
+re-encodes it (gzip) while the copy moves compressed bytes.
 
 Usage::
 
@@ -30,18 +33,20 @@ CHILD = r"""
 import json, resource, shutil, sys, time
 from pathlib import Path
 mode, output, inputs = sys.argv[1], Path(sys.argv[2]), [Path(p) for p in sys.argv[3:]]
-if mode == "merge":
+if mode != "copy":
     from datapipe_ops.merge.stage import merge_products
 start = time.perf_counter()
+direct = 0.0
 if mode == "copy":
     output.mkdir()
     for path in inputs:
         shutil.copyfile(path, output / path.name)
 else:
-    merge_products(inputs, output, register=False)
+    summary = merge_products(inputs, output, register=False, direct_chunks=mode == "merge")
+    direct = summary.n_bytes_direct / summary.n_bytes_read
 seconds = time.perf_counter() - start
 peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"seconds": seconds, "peak_mib": peak_kib / 1024}))
+print(json.dumps({"seconds": seconds, "peak_mib": peak_kib / 1024, "direct": direct}))
 """
 
 
@@ -111,23 +116,32 @@ def main() -> None:
             f" (compression ratio {raw / size:.0f}: the merge decodes and re-encodes the tables,"
             " the copy moves compressed bytes)"
         )
-        print("\n n_inputs  input MB   copy MB/s  merge MB/s  merge/copy  merge peak RSS [MiB]")
+        print(
+            "\n n_inputs  input MB  copy MB/s  merge MB/s  merge/copy  as chunks"
+            "  peak RSS [MiB]  | decoding: MB/s  merge/copy  peak RSS [MiB]"
+        )
         for count in args.counts:
             inputs = [
                 renumbered_copy(source, tmp / f"in_{count}_{i}.dl1.h5", i) for i in range(count)
             ]
             copy = run_child("copy", tmp / f"copy_{count}", inputs)
             merge = run_child("merge", tmp / f"merged_{count}.dl1.h5", inputs)
+            decoding = run_child("decode", tmp / f"decoded_{count}.dl1.h5", inputs)
             total = size * count / 1e6
-            copy_rate, merge_rate = total / copy["seconds"], total / merge["seconds"]
+            copy_rate = total / copy["seconds"]
+            merge_rate, decode_rate = total / merge["seconds"], total / decoding["seconds"]
             print(
-                f" {count:8d}  {total:8.1f}  {copy_rate:10.1f}  {merge_rate:10.2f}"
-                f"  {merge_rate / copy_rate:9.1%}  {merge['peak_mib']:20.0f}"
+                f" {count:8d}  {total:8.1f}  {copy_rate:9.1f}  {merge_rate:10.2f}"
+                f"  {merge_rate / copy_rate:10.1%}  {merge['direct']:9.0%}"
+                f"  {merge['peak_mib']:14.0f}  | {decode_rate:14.2f}"
+                f"  {decode_rate / copy_rate:10.1%}  {decoding['peak_mib']:14.0f}",
+                flush=True,
             )
             for path in inputs:
                 path.unlink()
             shutil.rmtree(tmp / f"copy_{count}")
             (tmp / f"merged_{count}.dl1.h5").unlink()
+            (tmp / f"decoded_{count}.dl1.h5").unlink()
 
 
 if __name__ == "__main__":
