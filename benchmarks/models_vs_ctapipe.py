@@ -1,7 +1,8 @@
 """Reconstruction models against ctapipe 0.32's: resolution, separation, training and apply time.
 
 Run: ``.venv/bin/python benchmarks/models_vs_ctapipe.py --workdir DIR [--gammas 200000]
-[--protons 600000] [--json out.json]``
+[--protons 600000] [--with-forest] [--config include/config/model_training/fast.yaml]
+[--json out.json]``
 
 The production (demo subarray, diffuse gammas and protons at 20° zenith) is simulated and
 calibrated into ``DIR`` unless its DL1 files are there already. Its events are split in two
@@ -52,6 +53,7 @@ import numpy as np  # noqa: E402
 from astropy import units as u  # noqa: E402
 from astropy.table import QTable  # noqa: E402
 
+from datapipe_ops.config import load_config  # noqa: E402
 from datapipe_ops.reco.models import lgbm  # noqa: E402
 from datapipe_ops.reco.models.config import ModelTrainingConfig  # noqa: E402
 from datapipe_ops.reco.models.features import column_values, feature_matrix  # noqa: E402
@@ -301,12 +303,15 @@ def main() -> None:
     parser.add_argument("--protons", type=int, default=600000)
     parser.add_argument("--json", type=Path)
     parser.add_argument(
+        "--config", type=Path, help="this chain's training configuration (default: the defaults)"
+    )
+    parser.add_argument(
         "--with-forest", action="store_true", help="also the 100-tree random forests (slow)"
     )
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     paths = production(args.workdir, args.gammas, args.protons)
-    config = ModelTrainingConfig()
+    config = load_config(args.config, ModelTrainingConfig)
     sample = read_sample(paths, config.quality, config.chunk_size)
     half = lgbm.folds_of(sample.event_keys(), 2, 2024)
     train, test = sample.subset(half == 0), sample.subset(half == 1)
