@@ -14,9 +14,13 @@ the peak resident memory of each merge process (target: flat from 5 to 50 inputs
 uncompressed size of the tables: where a chunk cannot be copied as stored the merge decodes and
 re-encodes it (gzip) while the copy moves compressed bytes.
 
+``--whole-chunks`` first stores every dataset of the input as one chunk, so that all inputs
+start on chunk boundaries of the merged product: the best case of copying stored chunks.
+
 Usage::
 
     python benchmarks/merge_throughput.py [--n-showers 3000] [--dl1 FILE] [--counts 5 50]
+        [--whole-chunks]
 """
 
 from __future__ import annotations
@@ -90,6 +94,44 @@ def renumbered_copy(source: Path, target: Path, index: int) -> Path:
     return target
 
 
+def whole_chunks(source: Path, target: Path) -> Path:
+    """A copy (written afresh, no free space) whose row-wise datasets are stored as one chunk
+    each (same filters): identical copies of it then all start on chunk boundaries of the
+    merged product, the best case of copying stored chunks."""
+    import h5py
+
+    with h5py.File(source) as h5, h5py.File(target, "w", track_order=True) as out:
+        out.attrs.update(dict(h5.attrs))
+        written: dict[int, str] = {}
+
+        def visit(name: str, link: object) -> None:
+            node = h5[name]
+            if hash(node.id) in written:  # a second name (hard link) of a written object
+                out[name] = out[written[hash(node.id)]]
+                return
+            written[hash(node.id)] = name
+            if isinstance(node, h5py.Group):
+                out.require_group(name).attrs.update(dict(node.attrs))
+                return
+            parent = out.require_group(name.rpartition("/")[0] or "/")
+            if not node.chunks or node.shape[0] <= node.chunks[0]:
+                h5.copy(node, parent, name.rpartition("/")[2])
+                return
+            options = {"compression": node.compression, "compression_opts": node.compression_opts}
+            new = parent.create_dataset(
+                name.rpartition("/")[2],
+                data=node[()],
+                chunks=node.shape,
+                maxshape=(None, *node.shape[1:]),
+                shuffle=node.shuffle,
+                **options,
+            )
+            new.attrs.update(dict(node.attrs))
+
+        h5.visititems_links(visit)
+    return target
+
+
 def run_child(mode: str, output: Path, inputs: list[Path]) -> dict:
     result = subprocess.run(
         [sys.executable, "-c", CHILD, mode, str(output), *map(str, inputs)],
@@ -105,10 +147,17 @@ def main() -> None:
     parser.add_argument("--n-showers", type=int, default=3000)
     parser.add_argument("--dl1", type=Path, help="use this DL1 product instead of simulating")
     parser.add_argument("--counts", type=int, nargs="+", default=[5, 50])
+    parser.add_argument(
+        "--whole-chunks",
+        action="store_true",
+        help="store each dataset of the input as one chunk (every input chunk-aligned)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         source = args.dl1 or simulate_dl1(tmp, args.n_showers)
+        if args.whole_chunks:
+            source = whole_chunks(source, tmp / "whole_chunks.dl1.h5")
         size = source.stat().st_size
         raw = raw_bytes(source)
         print(
