@@ -33,6 +33,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from testkit.simulated import demo_dl1_run, renumbered_copy
+
 CHILD = r"""
 import json, resource, shutil, sys, time
 from pathlib import Path
@@ -54,13 +56,6 @@ print(json.dumps({"seconds": seconds, "peak_mib": peak_kib / 1024, "direct": dir
 """
 
 
-def simulate_dl1(directory: Path, n_showers: int) -> Path:
-    """A diffuse-gamma run of the demo production, calibrated to DL1."""
-    from testkit.simulated import demo_dl1_run
-
-    return demo_dl1_run(directory, n_showers)["dl1"]
-
-
 def raw_bytes(path: Path) -> int:
     """Uncompressed bytes of every dataset of a product (what the merge decodes and encodes)."""
     import h5py
@@ -75,23 +70,6 @@ def raw_bytes(path: Path) -> int:
     with h5py.File(path) as h5:
         h5.visititems(visit)
     return total
-
-
-def renumbered_copy(source: Path, target: Path, index: int) -> Path:
-    """A copy whose obs_ids are shifted by ``1000 * index`` (a distinct run to merge)."""
-    import h5py
-
-    shutil.copy(source, target)
-
-    def shift(_: str, node: object) -> None:
-        if isinstance(node, h5py.Dataset) and node.dtype.names and "obs_id" in node.dtype.names:
-            rows = node[()]
-            rows["obs_id"] += 1000 * index
-            node[...] = rows
-
-    with h5py.File(target, "r+") as h5:
-        h5.visititems(shift)
-    return target
 
 
 def whole_chunks(source: Path, target: Path) -> Path:
@@ -155,7 +133,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        source = args.dl1 or simulate_dl1(tmp, args.n_showers)
+        source = args.dl1 or demo_dl1_run(tmp, args.n_showers)["dl1"]
         if args.whole_chunks:
             source = whole_chunks(source, tmp / "whole_chunks.dl1.h5")
         size = source.stat().st_size

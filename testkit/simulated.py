@@ -66,3 +66,23 @@ def demo_dl1_run(
     dl1 = directory / f"{stem}.dl1.h5"
     dl0_to_dl1(dl0, dl1, coefficients, register=False)
     return {"dl0": dl0, "coefficients": coefficients, "dl1": dl1}
+
+
+def renumbered_copy(source: Path, target: Path, index: int) -> Path:
+    """A copy of a product whose obs_ids are shifted by ``1000 * index``: another run with the
+    same content (e.g. to merge)."""
+    import shutil
+
+    import h5py
+
+    shutil.copy(source, target)
+
+    def shift(_: str, node: object) -> None:
+        if isinstance(node, h5py.Dataset) and node.dtype.names and "obs_id" in node.dtype.names:
+            rows = node[()]
+            rows["obs_id"] += 1000 * index
+            node[...] = rows
+
+    with h5py.File(target, "r+") as h5:
+        h5.visititems(shift)
+    return target

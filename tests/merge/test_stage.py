@@ -14,6 +14,7 @@ from datapipe_ops.errors import InputFileError
 from datapipe_ops.io import layout, read_provenance
 from datapipe_ops.merge.stage import merge_products
 from datapipe_ops.reco.events import EventReader
+from testkit.simulated import renumbered_copy
 
 
 def same_rows(a: np.ndarray, b: np.ndarray) -> bool:
@@ -124,21 +125,6 @@ def test_refuses_mixed_inputs(dl1_runs, tmp_path, capsys):
     assert not output.exists()
 
 
-def _renumbered_copy(source, target, index):
-    """A copy whose obs_ids are shifted by 1000 * index (another run, same content)."""
-    shutil.copy(source, target)
-
-    def shift(_, node):
-        if isinstance(node, h5py.Dataset) and node.dtype.names and "obs_id" in node.dtype.names:
-            rows = node[()]
-            rows["obs_id"] += 1000 * index
-            node[...] = rows
-
-    with h5py.File(target, "r+") as h5:
-        h5.visititems(shift)
-    return target
-
-
 def _peak_memory(inputs, output) -> int:
     tracemalloc.start()
     try:
@@ -150,7 +136,7 @@ def _peak_memory(inputs, output) -> int:
 
 def test_memory_does_not_grow_with_the_number_of_inputs(dl1_runs, tmp_path):
     source = dl1_runs[0]["dl1"]
-    copies = [_renumbered_copy(source, tmp_path / f"copy_{i}.dl1.h5", i) for i in range(12)]
+    copies = [renumbered_copy(source, tmp_path / f"copy_{i}.dl1.h5", i) for i in range(12)]
     _peak_memory(copies[:2], tmp_path / "warm.h5")
     few = _peak_memory(copies[:3], tmp_path / "few.h5")
     many = _peak_memory(copies, tmp_path / "many.h5")
@@ -190,7 +176,7 @@ def _datasets(path):
 def test_copying_stored_chunks_gives_the_decoded_content(dl1_runs, tmp_path):
     inputs = [run["dl1"] for run in dl1_runs]
     # a third run whose LST true images are chunked otherwise: those rows must be decoded
-    third = _renumbered_copy(inputs[1], tmp_path / "third.dl1.h5", 2)
+    third = renumbered_copy(inputs[1], tmp_path / "third.dl1.h5", 2)
     _rechunked(third, layout.tel_path(layout.TRUE_IMAGES, 1), 7)
     inputs.append(third)
     direct = merge_products(inputs, tmp_path / "direct.dl1.h5", register=False)
