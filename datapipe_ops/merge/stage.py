@@ -16,7 +16,10 @@
   share, plus ``merged`` (True), ``n_inputs`` and ``processing_config_hash``.
 
 Memory is bounded by the block size (one input file open at a time, every dataset copied in
-blocks of about :data:`BLOCK_BYTES`), whatever the number and size of the inputs. Before
+blocks of about :data:`BLOCK_BYTES`), whatever the number and size of the inputs. Where an
+input's dataset has the output's dtype, chunk shape and filters and its rows start on a chunk
+boundary of the output, its stored chunks are copied without decoding (:func:`_direct_rows`);
+the other rows are decoded and written again (the content is the same either way). Before
 anything is written every input is checked: readable, a DL1 or DL2 product of this schema
 version, the same level, schema version, instrument, processing configuration (the
 ``config_hash`` of the stage that made it, or of the products a merged input was made from)
