@@ -29,7 +29,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import argparse
 import importlib.util
 import itertools
-import shutil
 import sys
 import tempfile
 import time
@@ -45,6 +44,7 @@ from datapipe_ops.reco.config import DL1ToDL2Config
 from datapipe_ops.reco.events import EventReader
 from datapipe_ops.reco.geometry import ArrayGeometry, reconstruct_chunk
 from datapipe_ops.reco.stage import dl1_to_dl2
+from testkit.simulated import demo_dl1_run, renumbered_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 ENERGY_EDGES_TEV = np.array([0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 100.0])
@@ -58,48 +58,6 @@ def reference_module():
     sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
-
-
-def simulate_dl1(directory: Path, n_showers: int) -> Path:
-    """A diffuse-gamma run of the demo production, calibrated to DL1."""
-    from datapipe_ops.calib.stage import dl0_to_dl1
-    from datapipe_ops.config import load_config
-    from datapipe_ops.resources import include_dir
-    from datapipe_ops.simulation.config import SimulationConfig
-    from datapipe_ops.simulation.production import file_seed, simulate_run
-
-    config = load_config(include_dir() / "config/simulation/demo.yaml", SimulationConfig)
-    component = config.component("gamma_diffuse")
-    dl0 = directory / "gamma.dl0.h5"
-    summary = simulate_run(
-        config,
-        component,
-        dl0,
-        file_seed(config.seed, component.name, 0),
-        component.obs_id_start,
-        n_showers=n_showers,
-        show_progress=False,
-    )
-    dl1 = directory / "gamma.dl1.h5"
-    dl0_to_dl1(dl0, dl1, summary.coefficients_path, register=False)
-    return dl1
-
-
-def renumbered_copy(source: Path, target: Path, index: int) -> Path:
-    """A copy of a product whose obs_ids are shifted by ``1000 * index`` (distinct runs)."""
-    import h5py
-
-    shutil.copy(source, target)
-
-    def shift(_: str, node: object) -> None:
-        if isinstance(node, h5py.Dataset) and node.dtype.names and "obs_id" in node.dtype.names:
-            rows = node[()]
-            rows["obs_id"] += 1000 * index
-            node[...] = rows
-
-    with h5py.File(target, "r+") as h5:
-        h5.visititems(shift)
-    return target
 
 
 def angular_error(alt, az, true_alt, true_az) -> np.ndarray:
@@ -144,7 +102,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        dl1 = args.dl1 or simulate_dl1(tmp, args.n_showers)
+        dl1 = args.dl1 or demo_dl1_run(tmp, args.n_showers)["dl1"]
         result, kernel_rate, chunk = datapipe_kernel(dl1, args.repeats)
         n_events = chunk.n_events
         start = time.perf_counter()

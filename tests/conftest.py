@@ -51,29 +51,7 @@ import pytest  # noqa: E402
 def dl1_runs(tmp_path_factory) -> list[dict[str, Path]]:
     """Two small simulated runs of diffuse gammas of the demo subarray (obs_id 1001, 1002):
     per run its ``dl0``, ``coefficients`` and ``dl1`` paths. Read-only: copy before changing."""
-    from datapipe_ops.calib.stage import dl0_to_dl1
-    from datapipe_ops.config import load_config
-    from datapipe_ops.resources import include_dir
-    from datapipe_ops.simulation.config import SimulationConfig
-    from datapipe_ops.simulation.production import file_seed, simulate_run
+    from testkit.simulated import demo_dl1_run
 
     directory = tmp_path_factory.mktemp("dl1_runs")
-    config = load_config(include_dir() / "config/simulation/demo.yaml", SimulationConfig)
-    component = config.component("gamma_diffuse")
-    runs = []
-    for index in range(2):
-        dl0 = directory / f"gamma_{index}.dl0.h5"
-        summary = simulate_run(
-            config,
-            component,
-            dl0,
-            file_seed(config.seed, component.name, index),
-            component.obs_id_start + index,
-            run_index=index,
-            n_showers=3000,
-            show_progress=False,
-        )
-        dl1 = directory / f"gamma_{index}.dl1.h5"
-        dl0_to_dl1(dl0, dl1, summary.coefficients_path, register=False)
-        runs.append({"dl0": dl0, "coefficients": summary.coefficients_path, "dl1": dl1})
-    return runs
+    return [demo_dl1_run(directory, 3000, index, stem=f"gamma_{index}") for index in range(2)]

@@ -16,7 +16,10 @@
   share, plus ``merged`` (True), ``n_inputs`` and ``processing_config_hash``.
 
 Memory is bounded by the block size (one input file open at a time, every dataset copied in
-blocks of about :data:`BLOCK_BYTES`), whatever the number and size of the inputs. Before
+blocks of about :data:`BLOCK_BYTES`), whatever the number and size of the inputs. Where an
+input's dataset has the output's dtype, chunk shape and filters and its rows start on a chunk
+boundary of the output, its stored chunks are copied without decoding (:func:`_direct_rows`);
+the other rows are decoded and written again (the content is the same either way). Before
 anything is written every input is checked: readable, a DL1 or DL2 product of this schema
 version, the same level, schema version, instrument, processing configuration (the
 ``config_hash`` of the stage that made it, or of the products a merged input was made from)
@@ -66,6 +69,8 @@ class MergeSummary:
     n_inputs: int = 0
     n_events: int = 0
     n_bytes_read: int = 0
+    #: of those, the bytes whose stored chunks were copied without decoding
+    n_bytes_direct: int = 0
     product_id: int | None = None
 
 
@@ -292,17 +297,71 @@ def _block_rows(dset: h5py.Dataset) -> int:
     return rows
 
 
-def _append(source: h5py.Dataset, target: h5py.Dataset, start: int) -> int:
-    """Copy every row of ``source`` into ``target`` from row ``start``; return bytes read."""
-    n_rows = source.shape[0]
-    step = _block_rows(source)
-    n_bytes = 0
+def _filters(dset: h5py.Dataset) -> tuple[tuple[Any, ...], ...]:
+    """The dataset's filter pipeline: (code, flags, values) of every filter, in order."""
+    plist = dset.id.get_create_plist()
+    return tuple(plist.get_filter(i)[:3] for i in range(plist.get_nfilters()))
+
+
+def _direct_rows(source: h5py.Dataset, target: h5py.Dataset, start: int) -> int:
+    """How many leading rows of ``source`` can be copied into ``target`` from row ``start`` as
+    stored (compressed) chunks: whole chunks, when both have the same dtype, chunk shape (one
+    chunk across the row) and filters and ``start`` is on a chunk boundary; also the partial
+    last chunk when it ends the target."""
+    chunks, n_rows = source.chunks, source.shape[0]
+    if (
+        not chunks
+        or not n_rows
+        or chunks != target.chunks
+        or chunks[1:] != source.shape[1:]
+        or start % chunks[0]
+        or source.dtype != target.dtype
+        or _filters(source) != _filters(target)
+    ):
+        return 0
+    n_chunks = -(-n_rows // chunks[0])
+    if source.id.get_num_chunks() != n_chunks:  # a chunk never written: decode (fill values)
+        return 0
+    if start + n_rows == target.shape[0]:
+        return n_rows
+    return n_rows // chunks[0] * chunks[0]
+
+
+def _copy_chunks(source: h5py.Dataset, target: h5py.Dataset, start: int, n_rows: int) -> None:
+    """Copy the stored chunks holding rows ``0:n_rows`` of ``source`` (see
+    :func:`_direct_rows`) to ``target`` from row ``start``, without decoding them."""
+    step, tail = source.chunks[0], (0,) * (source.ndim - 1)
     for first in range(0, n_rows, step):
+        try:
+            mask, data = source.id.read_direct_chunk((first, *tail))
+        except (OSError, RuntimeError) as exc:
+            raise InputFileError(
+                f"cannot read {source.name} rows {first}:{first + step} (truncated or corrupt"
+                f" file?): {exc}",
+                path=source.file.filename,
+            ) from None
+        target.id.write_direct_chunk((start + first, *tail), data, mask)
+
+
+def _append(
+    source: h5py.Dataset, target: h5py.Dataset, start: int, direct: bool = True
+) -> tuple[int, int]:
+    """Copy every row of ``source`` into ``target`` from row ``start``; return the bytes
+    (uncompressed) of all rows and of those copied as stored chunks.
+
+    Where the layouts allow (:func:`_direct_rows`) the stored chunks are copied as they are;
+    the other rows (all of them when ``direct`` is false) are decoded and written in blocks.
+    """
+    n_rows = source.shape[0]
+    row_bytes = source.dtype.itemsize * int(np.prod(source.shape[1:], dtype=np.int64))
+    copied = _direct_rows(source, target, start) if direct else 0
+    if copied:
+        _copy_chunks(source, target, start, copied)
+    step = _block_rows(source)
+    for first in range(copied, n_rows, step):
         stop = min(first + step, n_rows)
-        block = read_rows(source, first, stop)
-        target[start + first : start + stop] = block
-        n_bytes += block.nbytes
-    return n_bytes
+        target[start + first : start + stop] = read_rows(source, first, stop)
+    return n_rows * row_bytes, copied * row_bytes
 
 
 class _Histograms:
@@ -344,8 +403,13 @@ def merge_products(
     register: bool = True,
     catalog_url: str | None = None,
     show_progress: bool = False,
+    direct_chunks: bool = True,
 ) -> MergeSummary:
     """Merge DL1 or DL2 products into ``output_path`` (see the module docstring).
+
+    With ``direct_chunks`` (the default) stored chunks are copied without decoding wherever an
+    input's layout matches the output's; without, every row is decoded and encoded again (the
+    content is the same either way).
 
     Raises
     ------
@@ -404,7 +468,9 @@ def merge_products(
                         continue
                     if path not in out:
                         _create_like(out, source, path, totals[path])
-                    summary.n_bytes_read += _append(source, out[path], offsets[path])
+                    n_bytes, n_direct = _append(source, out[path], offsets[path], direct_chunks)
+                    summary.n_bytes_read += n_bytes
+                    summary.n_bytes_direct += n_direct
                     offsets[path] += source.shape[0]
                 if n == 0:
                     _copy_group_attrs(h5, out)

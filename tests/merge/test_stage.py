@@ -14,6 +14,7 @@ from datapipe_ops.errors import InputFileError
 from datapipe_ops.io import layout, read_provenance
 from datapipe_ops.merge.stage import merge_products
 from datapipe_ops.reco.events import EventReader
+from testkit.simulated import renumbered_copy
 
 
 def same_rows(a: np.ndarray, b: np.ndarray) -> bool:
@@ -127,21 +128,6 @@ def test_refuses_mixed_inputs(dl1_runs, tmp_path, capsys):
     assert not output.exists()
 
 
-def _renumbered_copy(source, target, index):
-    """A copy whose obs_ids are shifted by 1000 * index (another run, same content)."""
-    shutil.copy(source, target)
-
-    def shift(_, node):
-        if isinstance(node, h5py.Dataset) and node.dtype.names and "obs_id" in node.dtype.names:
-            rows = node[()]
-            rows["obs_id"] += 1000 * index
-            node[...] = rows
-
-    with h5py.File(target, "r+") as h5:
-        h5.visititems(shift)
-    return target
-
-
 def _peak_memory(inputs, output) -> int:
     tracemalloc.start()
     try:
@@ -154,7 +140,7 @@ def _peak_memory(inputs, output) -> int:
 @pytest.mark.requirement("DPPS-DP-R-008", "DPPS-DP-R-111")
 def test_memory_does_not_grow_with_the_number_of_inputs(dl1_runs, tmp_path):
     source = dl1_runs[0]["dl1"]
-    copies = [_renumbered_copy(source, tmp_path / f"copy_{i}.dl1.h5", i) for i in range(12)]
+    copies = [renumbered_copy(source, tmp_path / f"copy_{i}.dl1.h5", i) for i in range(12)]
     _peak_memory(copies[:2], tmp_path / "warm.h5")
     few = _peak_memory(copies[:3], tmp_path / "few.h5")
     many = _peak_memory(copies, tmp_path / "many.h5")
@@ -162,3 +148,52 @@ def test_memory_does_not_grow_with_the_number_of_inputs(dl1_runs, tmp_path):
     assert len(_rows(tmp_path / "many.h5", layout.TRIGGER)) == 12 * len(
         _rows(source, layout.TRIGGER)
     )
+
+
+def _rechunked(path, table, rows_per_chunk):
+    """Rewrite one dataset of a product with another chunk length (same rows and filters)."""
+    with h5py.File(path, "r+") as h5:
+        old = h5[table]
+        rows, attrs = old[()], dict(old.attrs)
+        options = {"compression": old.compression, "compression_opts": old.compression_opts}
+        options["shuffle"] = old.shuffle
+        del h5[table]
+        new = h5.create_dataset(
+            table, data=rows, chunks=(rows_per_chunk,), maxshape=(None,), **options
+        )
+        new.attrs.update(attrs)
+    return path
+
+
+def _datasets(path):
+    found = {}
+    with h5py.File(path) as h5:
+
+        def visit(name, node):
+            if isinstance(node, h5py.Dataset) and not name.startswith("provenance"):
+                found[name] = (node.dtype, node.chunks, node.compression, node[()])
+
+        h5.visititems(visit)
+    return found
+
+
+def test_copying_stored_chunks_gives_the_decoded_content(dl1_runs, tmp_path):
+    inputs = [run["dl1"] for run in dl1_runs]
+    # a third run whose LST true images are chunked otherwise: those rows must be decoded
+    third = renumbered_copy(inputs[1], tmp_path / "third.dl1.h5", 2)
+    _rechunked(third, layout.tel_path(layout.TRUE_IMAGES, 1), 7)
+    inputs.append(third)
+    direct = merge_products(inputs, tmp_path / "direct.dl1.h5", register=False)
+    decoded = merge_products(
+        inputs, tmp_path / "decoded.dl1.h5", register=False, direct_chunks=False
+    )
+    assert decoded.n_bytes_direct == 0 and direct.n_bytes_read == decoded.n_bytes_read
+    assert 0 < direct.n_bytes_direct < direct.n_bytes_read
+    a, b = _datasets(tmp_path / "direct.dl1.h5"), _datasets(tmp_path / "decoded.dl1.h5")
+    assert set(a) == set(b)
+    for name, (dtype, chunks, compression, rows) in a.items():
+        assert (dtype, chunks, compression) == b[name][:3], name
+        assert rows.tobytes() == b[name][3].tobytes(), name
+    images = layout.tel_path(layout.TRUE_IMAGES, 1)
+    expected = np.concatenate([_rows(p, images) for p in inputs])
+    assert same_rows(_rows(tmp_path / "direct.dl1.h5", images), expected)

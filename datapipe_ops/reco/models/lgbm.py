@@ -94,17 +94,19 @@ def fit(
     params = lightgbm_parameters(config, objective)
     hp = config.lightgbm
     names = [f.replace(" ", "_") for f in feature_names]
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    # binned once: the folds are subsets of the full dataset (no re-binning per fold)
+    full = lightgbm.Dataset(
+        X, y, weight=weight, feature_name=names, params=params, free_raw_data=False
+    ).construct()
     oof = np.full(len(y), np.nan)
     best: list[int] = []
     for fold in range(config.n_folds):
         test = folds == fold
-        train = ~test
-        if not test.any() or not train.any():
+        if not test.any() or test.all():
             continue
-        train_set = lightgbm.Dataset(
-            X[train], y[train], weight=weight[train], feature_name=names, free_raw_data=True
-        )
-        valid_set = lightgbm.Dataset(X[test], y[test], weight=weight[test], reference=train_set)
+        train_set = full.subset(np.flatnonzero(~test), params=params)
+        valid_set = full.subset(np.flatnonzero(test), params=params)
         booster = lightgbm.train(
             params,
             train_set,
@@ -116,7 +118,6 @@ def fit(
         best.append(int(iterations))
         oof[test] = booster.predict(X[test], num_iteration=iterations)
     rounds = max(1, round(float(np.mean(best)))) if best else hp.num_boost_round
-    full = lightgbm.Dataset(X, y, weight=weight, feature_name=names, free_raw_data=True)
     final = lightgbm.train(params, full, num_boost_round=rounds)
     text = final.model_to_string(num_iteration=-1)
     result = FitResult(text, oof, best, training_seconds=time.process_time() - start)
