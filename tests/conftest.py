@@ -73,3 +73,25 @@ def dl1_runs(tmp_path_factory) -> list[dict[str, Path]]:
         dl0_to_dl1(dl0, dl1, summary.coefficients_path, register=False)
         runs.append({"dl0": dl0, "coefficients": summary.coefficients_path, "dl1": dl1})
     return runs
+
+
+# ---------------------------------------------------------------------------------------------
+# a small chain to DL3 (the tailored-IRF and DL3 spectrum tests)
+
+
+@pytest.fixture(scope="session")
+def dl3_chain(tmp_path_factory) -> dict:
+    """A model set, cuts and an IRF set (zenith 2 and 20 deg) of small productions
+    (``testkit.dl3_chain``), and one short bright observation taken to DL3 with them:
+    {"chain": Chain, "observation": ObservationConfig, "products": {dl1, dl2, irf, dl3}}.
+    Everything is registered in the chain's own catalog. Read-only."""
+    from testkit import dl3_chain
+
+    directory = tmp_path_factory.mktemp("dl3_chain")
+    chain = dl3_chain.build_chain(directory)
+    observation = dl3_chain.bright_small_observation()
+    dl0 = dl3_chain.simulate_observation_dl0(observation, directory / "observation")
+    products = dl3_chain.observation_to_dl3(
+        dl0.path, dl0.coefficients_path, chain, directory / "products"
+    )
+    return {"chain": chain, "observation": observation, "products": products}

@@ -116,8 +116,7 @@ def read_conditions(dl2: Path, n_parts: int) -> Conditions:
         models = model_set_id(h5file)
         if models is None:
             raise InputFileError(
-                "was processed without a model set; tailored IRFs need the observation's "
-                "model set",
+                "was processed without a model set; tailored IRFs need the observation's model set",
                 path=dl2,
             )
         if layout.OBSERVATION not in h5file:
@@ -307,7 +306,7 @@ def tailored_irf(
         cards = {
             "IRFMODE": ("tailored", "simulated for this observation"),
             "OBS_ID": conditions.obs_id,
-            "TAILDL2": (dl2.name, "the observation DL2 the IRFs were simulated for"),
+            "TAILDL2": (dl2.name, "observation DL2 simulated for"),
             "TAILNPNT": (len(conditions.parts), "runs along the pointing track"),
             "TAILSEED": config.seed,
         }
