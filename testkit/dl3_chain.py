@@ -177,7 +177,7 @@ def observation_config(name: str = "observation_crab", **changes):
 
 def bright_small_observation(duration_s: float = 10.0, brightness: float = 10.0):
     """The Crab observation made small for tests: a power law ``brightness`` times the Crab's
-    normalisation (HEGRA index), and cosmic rays only within 1.5 deg of the pointing."""
+    normalisation (HEGRA index), and cosmic rays only within 1 deg of the pointing."""
     from pyirf.spectral import CRAB_HEGRA
 
     base = observation_config()
@@ -189,7 +189,7 @@ def bright_small_observation(duration_s: float = 10.0, brightness: float = 10.0)
             "power_law_index": float(CRAB_HEGRA.index),
         }
     )
-    background = [b.model_copy(update={"viewcone_max_deg": 1.5}) for b in base.background]
+    background = [b.model_copy(update={"viewcone_max_deg": 1.0}) for b in base.background]
     return base.model_copy(
         update={
             "name": "bright_observation",
@@ -239,10 +239,12 @@ def observation_to_dl3(
     chain: Chain,
     directory: Path,
     irf_nodes: Sequence[Path] | None = None,
+    drop_dl0: bool = False,
 ) -> dict[str, Path]:
     """The production step of one observation: DL0 → DL1 → DL2 with the chain's model set →
     the IRF set interpolated to its zenith → DL3 in ``directory/dl3`` (indexed). Every product
-    is registered in the chain's catalog. Returns the paths of dl1, dl2, irf and dl3."""
+    is registered in the chain's catalog (``drop_dl0``: the DL0 file is deleted once its DL1
+    exists, to save disk). Returns the paths of dl1, dl2, irf and dl3."""
     from datapipe_ops.calib.stage import dl0_to_dl1
     from datapipe_ops.dl3.stage import dl2_to_dl3
     from datapipe_ops.irf.interpolation import interpolate_irf
@@ -259,6 +261,8 @@ def observation_to_dl3(
     }
     out["dl3"].parent.mkdir(exist_ok=True)
     dl0_to_dl1(dl0, out["dl1"], coefficients, catalog_url=url)
+    if drop_dl0:
+        dl0.unlink()
     dl1_to_dl2(out["dl1"], out["dl2"], model_set=chain.model_set_dir, catalog_url=url)
     nodes = list(irf_nodes or chain.irf_nodes.values())
     interpolate_irf(nodes, out["irf"], dl2=out["dl2"], catalog_url=url)
