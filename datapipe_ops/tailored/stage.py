@@ -179,6 +179,20 @@ def check_cuts(cuts_path: Path, conditions: Conditions) -> None:
         )
 
 
+def check_telescopes(config: TailoredConfig, conditions: Conditions, dl2: Path) -> None:
+    """The configured subarray must hold every telescope of the observation."""
+    from datapipe_ops.instrument import load_subarray
+
+    known = {int(t) for t in load_subarray(config.subarray).tel_ids}
+    missing = sorted(set(conditions.tel_ids) - known)
+    if missing:
+        raise InputFileError(
+            f"has telescopes {missing} that subarray '{config.subarray}' of the tailored "
+            "configuration does not hold",
+            path=dl2,
+        )
+
+
 def simulation_configs(config: TailoredConfig, conditions: Conditions) -> list:
     """One production configuration per part of the track (its pointing, time and the
     observation's NSB level), each with the gammas, protons and electrons of that part."""
@@ -296,6 +310,7 @@ def tailored_irf(
     conditions = read_conditions(dl2, config.n_pointings)
     model_dir = check_model_set(model_set, conditions, dl2, catalog_url)
     check_cuts(cuts, conditions)
+    check_telescopes(config, conditions, dl2)
     configs = simulation_configs(config, conditions)
     parent = Path(work_dir) if work_dir is not None else output.parent
     check_writable_directory(parent)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -14,9 +15,10 @@ from astropy.time import Time
 
 from datapipe_ops.catalog import Catalog
 from datapipe_ops.cli.main import main
-from datapipe_ops.errors import DataPipeError
+from datapipe_ops.errors import DataPipeError, InputFileError
 from datapipe_ops.io import layout, open_product, read_table
-from datapipe_ops.tailored.stage import read_conditions, split_track
+from datapipe_ops.tailored.config import TailoredConfig
+from datapipe_ops.tailored.stage import check_telescopes, read_conditions, split_track
 
 #: a few thousand showers over two pointings: seconds, not minutes
 SMALL = "n_pointings: 2\ngammas: {n_showers: 6000}\nprotons: {n_showers: 6000}\n"
@@ -199,3 +201,11 @@ def test_conditions_of_the_observation(inputs):
     assert len(conditions.parts) == 3
     zeniths = [p.zenith_deg for p in conditions.parts]
     assert np.mean(zeniths) == pytest.approx(conditions.mean_zenith_deg, abs=0.05)
+
+
+def test_telescopes_the_subarray_lacks_are_refused(inputs, tmp_path):
+    conditions = read_conditions(inputs["dl2"], 2)
+    check_telescopes(TailoredConfig(), conditions, inputs["dl2"])  # demo: 1-4
+    alien = dataclasses.replace(conditions, tel_ids=(1, 2, 999))
+    with pytest.raises(InputFileError, match=r"telescopes \[999\].*subarray 'demo'"):
+        check_telescopes(TailoredConfig(), alien, inputs["dl2"])
