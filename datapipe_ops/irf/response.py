@@ -23,7 +23,7 @@ from astropy import units as u
 from astropy.io import fits
 from astropy.table import QTable
 
-from datapipe_ops.irf.config import IRFConfig
+from datapipe_ops.irf.config import Binning, IRFConfig
 from datapipe_ops.irf.cuts import ALL_TYPES, CutSet
 
 #: component → base EXTNAME
@@ -108,13 +108,14 @@ class _Group:
     event_type: int
     cuts: CutSet
     gamma_info: object
-    binning: object
+    binning: Binning
     gamma_fov: u.Quantity
     diffuse: bool
     t_obs: u.Quantity
     cards: dict
 
     def extname(self, component: str) -> str:
+        """The EXTNAME of ``component`` in this group."""
         return hdu_name(component, self.event_type)
 
 
