@@ -145,7 +145,8 @@ def plot_spectrum(
     data = fit.datasets[0]
     edges = data.counts.geom.axes["energy"].edges
     safe = data.mask_safe.data.squeeze()
-    low, high = edges[:-1][safe].min(), edges[1:][safe].max()
+    with_counts = safe & (data.counts.data.squeeze() > 0)  # not beyond the last event
+    low, high = edges[:-1][safe].min(), edges[1:][with_counts if with_counts.any() else safe].max()
     estimator = FluxPointsEstimator(
         energy_edges=np.geomspace(low.to_value(u.TeV), high.to_value(u.TeV), 7) * u.TeV,
         source="target",
