@@ -37,7 +37,7 @@ class ChainSizes:
     train_gammas: int = 20000
     train_protons: int = 60000
     node_gammas: int = 20000
-    node_protons: int = 40000
+    node_protons: int = 20000
     node_zeniths: tuple[float, ...] = (2.0, 20.0)
 
 
