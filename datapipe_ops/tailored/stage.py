@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from astropy import units as u
+from astropy.io import fits
 from astropy.time import Time
 
 from datapipe_ops.errors import InputFileError
@@ -325,7 +326,7 @@ def tailored_irf(
             "TAILNPNT": (len(conditions.parts), "runs along the pointing track"),
             "TAILSEED": config.seed,
         }
-        result = compute_irf(
+        compute_irf(
             {k: v for k, v in files.items() if v},
             cuts,
             output,
@@ -336,14 +337,12 @@ def tailored_irf(
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    from astropy.io import fits
-
     zenith = float(fits.getheader(output)["ZENITH"])
     summary = TailoredSummary(output, conditions.obs_id, zenith, sum(map(len, files.values())))
     if register:
         try:
             summary.product_id = register_tailored(
-                output, dl2, model_dir, cuts, conditions, result, catalog_url
+                output, dl2, model_dir, cuts, conditions, catalog_url
             )
         except BaseException:
             output.unlink(missing_ok=True)
@@ -357,13 +356,10 @@ def register_tailored(
     model_dir: Path,
     cuts: Path,
     conditions: Conditions,
-    result: object,
     catalog_url: str | None,
 ) -> int:
     """Register the IRF product with lineage to the observation's DL2, the model set's card
     and the cuts."""
-    from astropy.io import fits
-
     from datapipe_ops.irf.products import register_output
     from datapipe_ops.reco.models.model_set import CARD
 
