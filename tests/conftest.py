@@ -55,3 +55,25 @@ def dl1_runs(tmp_path_factory) -> list[dict[str, Path]]:
 
     directory = tmp_path_factory.mktemp("dl1_runs")
     return [demo_dl1_run(directory, 3000, index, stem=f"gamma_{index}") for index in range(2)]
+
+
+# ---------------------------------------------------------------------------------------------
+# a small chain to DL3 (the tailored-IRF and DL3 spectrum tests)
+
+
+@pytest.fixture(scope="session")
+def dl3_chain(tmp_path_factory) -> dict:
+    """A model set, cuts and an IRF set (zenith 2 and 20 deg) of small productions
+    (``testkit.dl3_chain``), and one short bright observation taken to DL3 with them:
+    {"chain": Chain, "observation": ObservationConfig, "products": {dl1, dl2, irf, dl3}}.
+    Everything is registered in the chain's own catalog. Read-only."""
+    from testkit import dl3_chain
+
+    directory = tmp_path_factory.mktemp("dl3_chain")
+    chain = dl3_chain.build_chain(directory)
+    observation = dl3_chain.bright_small_observation()
+    dl0 = dl3_chain.simulate_observation_dl0(observation, directory / "observation")
+    products = dl3_chain.observation_to_dl3(
+        dl0.path, dl0.coefficients_path, chain, directory / "products"
+    )
+    return {"chain": chain, "observation": observation, "products": products}

@@ -55,6 +55,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "dl3": FOUNDATION | {"instrument", "io", "catalog", "reco", "irf", "preflight"},
     "quality": FOUNDATION
     | {"instrument", "io", "image", "catalog", "calib", "reco", "irf", "preflight"},
+    # a stage that runs other stages: simulate an observation's conditions, DL0 → DL2, IRFs
+    "tailored": FOUNDATION
+    | {"instrument", "io", "catalog", "preflight", "simulation", "calib", "reco", "irf"},
     "benchmarks": FOUNDATION
     | {"instrument", "io", "image", "catalog", "calib", "reco", "irf", "dl3", "preflight"},
     # the command line sits on top of everything
@@ -74,6 +77,7 @@ ALLOWED: dict[str, frozenset[str]] = {
         "dl3",
         "quality",
         "benchmarks",
+        "tailored",
     },
 }
 

@@ -1,4 +1,5 @@
-"""``datapipe optimize-cuts``, ``compute-irf``, ``sensitivity`` and ``interpolate-irf``."""
+"""``datapipe optimize-cuts``, ``compute-irf``, ``sensitivity``, ``interpolate-irf`` and
+``tailored-irf``."""
 
 from __future__ import annotations
 
@@ -172,6 +173,56 @@ def interpolate_irf(
             dl2=dl2,
             zenith_deg=zenith,
             config=settings,
+            overwrite=overwrite,
+            register=not no_register,
+            catalog_url=catalog,
+        )
+    )
+
+
+def tailored_irf(
+    input_path: Annotated[
+        Path, typer.Option("--input", "-i", help="The observation's DL2 product.")
+    ],
+    model_set: Annotated[
+        str,
+        typer.Option(
+            "--model-set", help="The observation's model set (id, id prefix, directory, latest)."
+        ),
+    ],
+    cuts: Cuts,
+    output: Output,
+    config: Config = None,
+    work_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--work-dir",
+            help="Where the intermediate files go (a fresh sub-directory, removed at the end; "
+            "default: the output's directory).",
+        ),
+    ] = None,
+    overwrite: Overwrite = False,
+    catalog: Catalog = None,
+    no_register: NoRegister = False,
+) -> None:
+    """IRFs of one observation, simulated for its own pointing track and NSB level.
+
+    Simulates gammas and protons along the observation's pointing track, processes them with
+    its model set and computes the IRFs with the cuts; usable as dl2-to-dl3 --irf.
+    """
+    from datapipe_ops.config import load_config
+    from datapipe_ops.tailored.config import TailoredConfig
+    from datapipe_ops.tailored.stage import tailored_irf as run_stage
+
+    settings = load_config(config, TailoredConfig)
+    _report(
+        run_stage(
+            input_path,
+            model_set,
+            cuts,
+            output,
+            settings,
+            work_dir=work_dir,
             overwrite=overwrite,
             register=not no_register,
             catalog_url=catalog,

@@ -5,6 +5,8 @@ point-like (effective area and energy dispersion after the gammaness and directi
 RAD_MAX) and full-enclosure (effective area and energy dispersion after the gammaness cut, PSF
 table) responses, the background rate (2-D, and 3-D in the FoV for full enclosure) and the
 benchmarks (angular resolution, energy bias and resolution), through pyirf's GADF writers.
+The two flavours are one loop over :data:`FLAVOURS`: each writes its effective area and energy
+dispersion from its own event selection, then its own extra HDUs.
 
 HDU names (:func:`hdu_name`): ``EFFECTIVE AREA``, ``ENERGY DISPERSION``, ``RAD_MAX``,
 ``BACKGROUND`` for the point-like set; ``EFFECTIVE AREA FE``, ``ENERGY DISPERSION FE``,
@@ -14,12 +16,14 @@ RESOLUTION``; the HDUs of one event type end in `` TYPE<n>``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from astropy import units as u
 from astropy.io import fits
 from astropy.table import QTable
 
-from datapipe_ops.irf.config import IRFConfig
+from datapipe_ops.irf.config import Binning, IRFConfig
 from datapipe_ops.irf.cuts import ALL_TYPES, CutSet
 
 #: component → base EXTNAME
@@ -78,6 +82,110 @@ def _benchmark_hdu(table: QTable, name: str) -> fits.BinTableHDU:
     return hdu
 
 
+@dataclass(frozen=True)
+class Flavour:
+    """One IRF flavour: which events its response is made of and the components it writes."""
+
+    name: str
+    setting: str  # the IRFSettings switch
+    point_like: bool  # gammas after the direction cut too, or after the gammaness cut only
+    aeff: str
+    edisp: str
+
+
+#: the two flavours, in the order their HDUs are written (the 2-D background, shared by both,
+#: follows the point-like set)
+FLAVOURS = (
+    Flavour("point-like", "point_like", True, "aeff", "edisp"),
+    Flavour("full-enclosure", "full_enclosure", False, "aeff_fe", "edisp_fe"),
+)
+
+
+@dataclass(frozen=True)
+class _Group:
+    """What every HDU of one event-type group is computed from."""
+
+    event_type: int
+    cuts: CutSet
+    gamma_info: object
+    binning: Binning
+    gamma_fov: u.Quantity
+    diffuse: bool
+    t_obs: u.Quantity
+    cards: dict
+
+    def extname(self, component: str) -> str:
+        """The EXTNAME of ``component`` in this group."""
+        return hdu_name(component, self.event_type)
+
+
+def _response_hdus(
+    flavour: Flavour, events: QTable, background: QTable, group: _Group
+) -> list[fits.BinTableHDU]:
+    """Effective area and energy dispersion of ``flavour``, then its own extra HDUs (point-like:
+    RAD_MAX; full enclosure: PSF table and 3-D background)."""
+    from pyirf.io import gadf
+    from pyirf.irf import background_3d_lonlat, energy_dispersion, psf_table
+
+    binning, fov, cards = group.binning, group.gamma_fov, group.cards
+    true_e, migra = binning.true_energy.edges(), binning.migration_edges()
+    aeff = _effective_area(events, group.gamma_info, true_e, fov, group.diffuse)
+    edisp = energy_dispersion(events, true_e, fov, migra)
+    hdus = [
+        gadf.create_aeff2d_hdu(
+            _finite(aeff),
+            true_e,
+            fov,
+            point_like=flavour.point_like,
+            extname=group.extname(flavour.aeff),
+            **cards,
+        ),
+        gadf.create_energy_dispersion_hdu(
+            _finite(edisp),
+            true_e,
+            migra,
+            fov,
+            point_like=flavour.point_like,
+            extname=group.extname(flavour.edisp),
+            **cards,
+        ),
+    ]
+    reco_e = binning.reco_energy.edges()
+    if flavour.point_like:
+        theta_cut = _rad_max(group.cuts, group.event_type, reco_e)
+        hdus.append(
+            gadf.create_rad_max_hdu(
+                np.repeat(theta_cut[:, np.newaxis], fov.size - 1, axis=1),
+                reco_e,
+                fov,
+                extname=group.extname("rad_max"),
+                **cards,
+            )
+        )
+        return hdus
+    offsets = binning.source_offset_edges()
+    psf = psf_table(events, true_e, offsets, fov)
+    hdus.append(
+        gadf.create_psf_table_hdu(
+            _finite(psf), true_e, offsets, fov, extname=group.extname("psf"), **cards
+        )
+    )
+    lonlat = binning.fov_lonlat_edges()
+    bkg3d = background_3d_lonlat(_fov_lonlat(background), reco_e, lonlat, lonlat, group.t_obs)
+    hdus.append(
+        gadf.create_background_3d_hdu(
+            _finite(bkg3d),
+            reco_e,
+            lonlat,
+            lonlat,
+            alignment="ALTAZ",
+            extname=group.extname("bkg_3d"),
+            **cards,
+        )
+    )
+    return hdus
+
+
 def group_hdus(
     event_type: int,
     gammas: QTable,
@@ -90,115 +198,46 @@ def group_hdus(
     """The IRF HDUs of one event-type group (gammas and background weighted, uncut)."""
     from pyirf.benchmarks import angular_resolution, energy_bias_resolution
     from pyirf.io import gadf
-    from pyirf.irf import (
-        background_2d,
-        background_3d_lonlat,
-        energy_dispersion,
-        psf_table,
-    )
+    from pyirf.irf import background_2d
 
     binning = config.binning
-    true_e, reco_e = binning.true_energy.edges(), binning.reco_energy.edges()
-    fov, migra = binning.fov_offset_edges(), binning.migration_edges()
+    true_e, reco_e, fov = (
+        binning.true_energy.edges(),
+        binning.reco_energy.edges(),
+        binning.fov_offset_edges(),
+    )
     t_obs = config.sensitivity.observation_time_h * u.h
-    gh_only = _selection(gammas, cuts, event_type, theta=False)
-    with_theta = _selection(gammas, cuts, event_type, theta=True)
     bkg = background[_selection(background, cuts, event_type, theta=False)]
-    point, full = gammas[with_theta], gammas[gh_only]
+    selected = {
+        flavour.point_like: gammas[_selection(gammas, cuts, event_type, theta=flavour.point_like)]
+        for flavour in FLAVOURS
+    }
+    point, full = selected[True], selected[False]
     diffuse = (gamma_info.viewcone_max - gamma_info.viewcone_min).to_value(u.deg) > 1e-6
-    gamma_fov = fov if diffuse else _source_bin(fov, gamma_info.viewcone_max)
-    hdus: list[fits.BinTableHDU] = []
     cards = dict(header)
     if event_type != ALL_TYPES:
         cards["EVTYPE"] = event_type
-    if config.irf.point_like:
-        aeff = _effective_area(point, gamma_info, true_e, gamma_fov, diffuse)
-        hdus.append(
-            gadf.create_aeff2d_hdu(
-                _finite(aeff),
-                true_e,
-                gamma_fov,
-                point_like=True,
-                extname=hdu_name("aeff", event_type),
-                **cards,
-            )
-        )
-        edisp = energy_dispersion(point, true_e, gamma_fov, migra)
-        hdus.append(
-            gadf.create_energy_dispersion_hdu(
-                _finite(edisp),
-                true_e,
-                migra,
-                gamma_fov,
-                point_like=True,
-                extname=hdu_name("edisp", event_type),
-                **cards,
-            )
-        )
-        theta_cut = _rad_max(cuts, event_type, reco_e)
-        hdus.append(
-            gadf.create_rad_max_hdu(
-                np.repeat(theta_cut[:, np.newaxis], gamma_fov.size - 1, axis=1),
-                reco_e,
-                gamma_fov,
-                extname=hdu_name("rad_max", event_type),
-                **cards,
-            )
-        )
-    background_rate = background_2d(bkg, reco_e, fov, t_obs)
-    hdus.append(
-        gadf.create_background_2d_hdu(
-            _finite(background_rate), reco_e, fov, extname=hdu_name("bkg", event_type), **cards
-        )
+    group = _Group(
+        event_type=event_type,
+        cuts=cuts,
+        gamma_info=gamma_info,
+        binning=binning,
+        gamma_fov=fov if diffuse else _source_bin(fov, gamma_info.viewcone_max),
+        diffuse=diffuse,
+        t_obs=t_obs,
+        cards=cards,
     )
-    if config.irf.full_enclosure:
-        aeff = _effective_area(full, gamma_info, true_e, gamma_fov, diffuse)
-        hdus.append(
-            gadf.create_aeff2d_hdu(
-                _finite(aeff),
-                true_e,
-                gamma_fov,
-                point_like=False,
-                extname=hdu_name("aeff_fe", event_type),
-                **cards,
+    hdus: list[fits.BinTableHDU] = []
+    for flavour in FLAVOURS:
+        if getattr(config.irf, flavour.setting):
+            hdus.extend(_response_hdus(flavour, selected[flavour.point_like], bkg, group))
+        if flavour.point_like:
+            background_rate = background_2d(bkg, reco_e, fov, t_obs)
+            hdus.append(
+                gadf.create_background_2d_hdu(
+                    _finite(background_rate), reco_e, fov, extname=group.extname("bkg"), **cards
+                )
             )
-        )
-        edisp = energy_dispersion(full, true_e, gamma_fov, migra)
-        hdus.append(
-            gadf.create_energy_dispersion_hdu(
-                _finite(edisp),
-                true_e,
-                migra,
-                gamma_fov,
-                point_like=False,
-                extname=hdu_name("edisp_fe", event_type),
-                **cards,
-            )
-        )
-        psf = psf_table(full, true_e, binning.source_offset_edges(), gamma_fov)
-        hdus.append(
-            gadf.create_psf_table_hdu(
-                _finite(psf),
-                true_e,
-                binning.source_offset_edges(),
-                gamma_fov,
-                extname=hdu_name("psf", event_type),
-                **cards,
-            )
-        )
-        lonlat = binning.fov_lonlat_edges()
-        bkg3d = background_3d_lonlat(_fov_lonlat(bkg), reco_e, lonlat, lonlat, t_obs)
-        hdus.append(
-            gadf.create_background_3d_hdu(
-                _finite(bkg3d),
-                reco_e,
-                lonlat,
-                lonlat,
-                alignment="ALTAZ",
-                extname=hdu_name("bkg_3d", event_type),
-                **cards,
-            )
-        )
     if config.irf.benchmarks:
         hdus.append(
             _benchmark_hdu(

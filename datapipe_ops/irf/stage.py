@@ -9,10 +9,11 @@ product atomically and registers it with its lineage (the DL2 runs, the cuts) in
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from astropy import units as u
@@ -209,8 +210,10 @@ def compute_irf(
     overwrite: bool = False,
     register: bool = True,
     catalog_url: str | None = None,
+    extra_cards: Mapping[str, Any] | None = None,
 ) -> StageSummary:
-    """Compute the IRFs of simulated DL2 runs after the cuts; write them as GADF HDUs."""
+    """Compute the IRFs of simulated DL2 runs after the cuts; write them as GADF HDUs
+    (``extra_cards``: more primary-header cards, e.g. what a tailored production was for)."""
     from datapipe_ops.irf.response import irf_hdus
 
     config = config or IRFConfig()
@@ -232,6 +235,7 @@ def compute_irf(
         VOFFMIN=cuts.offset_range_deg[0],
         VOFFMAX=cuts.offset_range_deg[1],
         **_pointing_cards(sims),
+        **(extra_cards or {}),
     )
     with _quiet_pyirf(), np.errstate(invalid="ignore", divide="ignore"):
         hdus = irf_hdus(sims.gammas.events, sims.background, sims.gamma_info, cuts, config, {})

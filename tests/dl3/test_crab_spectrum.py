@@ -1,0 +1,46 @@
+"""The DL3 of a simulated observation gives back the injected source spectrum (gammapy fit).
+
+The same analysis as ``benchmarks/dl3_crab_spectrum.py`` on a short, bright observation (the
+session's ``dl3_chain``): wobble OFF regions, RAD_MAX from the IRFs, a power law fitted with
+WStat, compared with the spectrum the simulation injected.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from testkit import dl3_chain as chain_kit
+from testkit import spectrum
+
+
+def test_fitted_spectrum_matches_the_injected_one(dl3_chain, tmp_path):
+    config = dl3_chain["observation"]
+    truth = chain_kit.injected_power_law(config)
+    fit = spectrum.fit_spectrum(
+        dl3_chain["products"]["dl3"].parent,
+        config.target.ra_deg,
+        config.target.dec_deg,
+        truth.reference_tev,
+    )
+    assert fit.significance_lima > 5 and fit.significance_wstat > 5
+    assert fit.excess > 20 and fit.n_on > fit.alpha * fit.n_off
+    d_index, d_amplitude = fit.sigma_from(truth.index, truth.amplitude_per_tev_cm2_s)
+    assert d_index < 3, (fit.index, fit.index_error, truth.index)
+    assert d_amplitude < 3, (fit.amplitude, fit.amplitude_error, truth.amplitude_per_tev_cm2_s)
+    # the errors are statistical errors of a few dozen events, not a fit that floats freely
+    assert fit.index_error < 0.6 and fit.amplitude_error < fit.amplitude
+    plot = tmp_path / "spectrum.png"
+    spectrum.plot_spectrum(
+        fit, truth.index, truth.amplitude_per_tev_cm2_s, truth.reference_tev, plot, "test"
+    )
+    assert plot.stat().st_size > 10_000
+
+
+def test_injected_spectrum_is_read_from_the_configuration():
+    crab = chain_kit.injected_power_law(chain_kit.observation_config())
+    assert (crab.index, crab.amplitude_per_tev_cm2_s, crab.reference_tev) == pytest.approx(
+        (2.62, 2.83e-11, 1.0)
+    )
+    bright = chain_kit.injected_power_law(chain_kit.bright_small_observation(brightness=4.0))
+    assert bright.index == pytest.approx(2.62)
+    assert bright.amplitude_per_tev_cm2_s == pytest.approx(4 * 2.83e-11)
