@@ -90,7 +90,11 @@ def common_points(
     """(x, new y, reference y) on the x values both curves have, finite, with enough events."""
     x_new = np.round(new.x, 9)
     x_ref = np.round(reference.x, 9)
-    common, i_new, i_ref = np.intersect1d(x_new, x_ref, return_indices=True)
+    if x_new.shape == x_ref.shape and np.array_equal(x_new, x_ref):  # same axis (maps too)
+        common = x_new
+        i_new = i_ref = np.arange(x_new.size)
+    else:
+        common, i_new, i_ref = np.intersect1d(x_new, x_ref, return_indices=True)
     y_new, y_ref = new.y[i_new], reference.y[i_ref]
     keep = np.isfinite(y_new) & np.isfinite(y_ref)
     for curve, index in ((new, i_new), (reference, i_ref)):
