@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from datapipe_ops.benchmarks.stage import SUMMARY_FILE, run_benchmark
-
 from test_stage import assert_plots_drawn, verdicts
+
+from datapipe_ops.benchmarks.stage import SUMMARY_FILE, run_benchmark
 
 
 def test_dl0_benchmark(dl1_runs, tmp_path):

@@ -3,7 +3,9 @@ change", with a degraded input "worse"; the output policy; campaign inputs and r
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 import shutil
 from pathlib import Path
 
@@ -101,7 +103,7 @@ def test_a_smaller_effective_area_is_worse(toy, tmp_path, capsys):
         [
             "benchmark",
             "irf",
-            *sum((["-i", str(p)] for p in toy["irf_worse"]), []),
+            *functools.reduce(operator.iadd, (["-i", str(p)] for p in toy["irf_worse"]), []),
             "--reference",
             *[str(p) for p in toy["irf"][:1]],
             "--reference",
@@ -162,7 +164,7 @@ def test_bad_input_is_one_line_and_leaves_nothing(toy, tmp_path, capsys):
 
 
 def test_campaign_inputs_and_registration(toy, tmp_path):
-    from datapipe_ops.catalog import Catalog, CampaignKind, ProductRecord
+    from datapipe_ops.catalog import CampaignKind, Catalog, ProductRecord
 
     url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
     data = tmp_path / "products"
