@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "irf"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmark_checks
 
 import toy_dl2
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from test_stage import assert_plots_drawn, verdicts
+from benchmark_checks import assert_plots_drawn, verdicts
 
 from datapipe_ops.benchmarks.stage import SUMMARY_FILE, run_benchmark
 

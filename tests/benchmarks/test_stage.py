@@ -7,34 +7,15 @@ import functools
 import json
 import operator
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmark_checks import assert_plots_drawn, verdicts
 
 from datapipe_ops.benchmarks.config import BenchmarkConfig
 from datapipe_ops.benchmarks.stage import CURVES_FILE, SUMMARY_FILE, run_benchmark
 from datapipe_ops.cli.main import main
 from datapipe_ops.errors import InputFileError, OutputError
-
-
-def assert_plots_drawn(directory: Path) -> None:
-    """Every figure has its PNG, and it is a drawing (not blank, not one colour)."""
-    import matplotlib.image
-
-    summary = json.loads((directory / SUMMARY_FILE).read_text())
-    assert summary["figures"]
-    for meta in summary["figures"]:
-        png = directory / meta["plot"]
-        assert png.stat().st_size > 5_000, png
-        pixels = matplotlib.image.imread(png)[..., :3]
-        assert pixels.std() > 0.02, f"{png} is blank"
-        assert (pixels < 0.5).mean() > 0.002, f"{png} has no drawing"
-
-
-def verdicts(directory: Path) -> dict[str, str]:
-    summary = json.loads((directory / SUMMARY_FILE).read_text())
-    return {key: v["verdict"] for key, v in summary["verdicts"].items()}
 
 
 @pytest.mark.parametrize("level", ["models", "dl2", "irf", "dl3"])
