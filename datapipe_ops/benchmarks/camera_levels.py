@@ -84,7 +84,7 @@ def dl0_benchmark(paths: Sequence[Path], config: BenchmarkConfig) -> BenchmarkRe
     noises: dict[str, list[np.ndarray]] = {}
     peaks: dict[str, list[np.ndarray]] = {}
     n_samples = 1
-    rate_curves, multiplicity = [], []
+    rate_curves, multiplicity, offsets = [], [], []
     for path in paths:
         with open_product(path, level="DL0") as h5file:
             types = telescope_types(h5file)
@@ -120,13 +120,16 @@ def dl0_benchmark(paths: Sequence[Path], config: BenchmarkConfig) -> BenchmarkRe
                 )
             )
             multiplicity.append(np.asarray(trigger["tels_with_trigger"]).sum(axis=1))
+            offsets.append(seconds)
 
-    def spread(values: dict[str, list[np.ndarray]], unit_edges: int) -> list[Curve]:
+    def spread(values: dict[str, list[np.ndarray]], step: float) -> list[Curve]:
+        """Histograms on a grid of ``step`` (the same bins in every campaign)."""
         curves = []
         for name, parts in sorted(values.items()):
             data = np.concatenate(parts)
             low, high = np.percentile(data, [0.5, 99.5]) if data.size else (0.0, 1.0)
-            edges = np.linspace(np.floor(low) - 1, np.ceil(high) + 1, unit_edges)
+            first, last = int(np.floor(low / step)) - 2, int(np.ceil(high / step)) + 2
+            edges = np.round(np.arange(first, last + 1) * step, 6)
             curves.append(histogram_curve(name, data, edges))
         return curves
 
@@ -141,7 +144,7 @@ def dl0_benchmark(paths: Sequence[Path], config: BenchmarkConfig) -> BenchmarkRe
             "pixels",
             None,
             "step",
-            curves=tuple(spread(pedestals, 41)),
+            curves=tuple(spread(pedestals, 0.25)),
         ),
         Figure(
             "noise",
@@ -150,7 +153,7 @@ def dl0_benchmark(paths: Sequence[Path], config: BenchmarkConfig) -> BenchmarkRe
             "pixels",
             None,
             "step",
-            curves=tuple(spread(noises, 41)),
+            curves=tuple(spread(noises, 0.1)),
         ),
         Figure(
             "peak_position",
@@ -190,6 +193,17 @@ def dl0_benchmark(paths: Sequence[Path], config: BenchmarkConfig) -> BenchmarkRe
         numbers[f"pedestal_mean_{name}"] = float(np.mean(np.concatenate(pedestals[name])))
         numbers[f"noise_mean_{name}"] = float(np.mean(np.concatenate(noises[name])))
     return BenchmarkResult("dl0", figures, numbers, {})
+
+
+def _rates(offsets: list[np.ndarray], per_run: list[Curve], bin_s: float) -> list[Curve]:
+    """The mean rate over all runs (compared between campaigns), and each run's (up to 5)."""
+    if not offsets:
+        return []
+    seconds = np.concatenate(offsets)
+    edges = np.arange(max(1, int(np.ceil(seconds.max() / bin_s))) + 1) * bin_s
+    counts, _ = np.histogram(seconds, edges)
+    mean = Curve("mean of all runs", edges[:-1] + bin_s / 2, counts / bin_s / len(offsets), counts)
+    return [mean, *per_run] if len(per_run) <= 5 else [mean]
 
 
 def _true_charge(h5file: h5py.File, tel_id: int, obs_id: np.ndarray, event_id: np.ndarray):

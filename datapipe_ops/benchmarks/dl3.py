@@ -51,6 +51,20 @@ def li_ma_significance(n_on: float, n_off: float, alpha: float = 1.0) -> float:
     return float(value if n_on >= alpha * n_off else -value)
 
 
+def _rates(offsets: list[np.ndarray], per_obs: list[Curve], bin_s: float) -> list[Curve]:
+    """The mean rate over all observations (compared between campaigns), and each
+    observation's (up to 5)."""
+    if not offsets:
+        return []
+    seconds = np.concatenate(offsets)
+    edges = np.arange(max(1, int(np.ceil(seconds.max() / bin_s))) + 1) * bin_s
+    counts, _ = np.histogram(seconds, edges)
+    mean = Curve(
+        "mean of all observations", edges[:-1] + bin_s / 2, counts / bin_s / len(offsets), counts
+    )
+    return [mean, *per_obs] if len(per_obs) <= 5 else [mean]
+
+
 def dl3_benchmark(paths: Sequence[Path], config: BenchmarkConfig) -> BenchmarkResult:
     """The ``dl3`` benchmark of event lists (see the module docstring)."""
     check_inputs(paths)
@@ -59,6 +73,7 @@ def dl3_benchmark(paths: Sequence[Path], config: BenchmarkConfig) -> BenchmarkRe
     half = settings.map_size_deg / 2
     map_edges = np.linspace(-half, half, settings.map_bins + 1)
     on_all, off_all, counts_map, rates = [], [], np.zeros((settings.map_bins,) * 2), []
+    offsets = []
     livetime = 0.0
     for path in paths:
         with fits.open(path) as hdus:
@@ -83,6 +98,7 @@ def dl3_benchmark(paths: Sequence[Path], config: BenchmarkConfig) -> BenchmarkRe
             n_bins = max(1, int(np.ceil((time.max() - start) / settings.time_bin_s)))
             edges = start + np.arange(n_bins + 1) * settings.time_bin_s
             counts, _ = np.histogram(time, edges)
+            offsets.append(time - start)
             rates.append(
                 Curve(
                     f"obs {obs_id}",

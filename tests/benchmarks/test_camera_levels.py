@@ -18,6 +18,9 @@ def test_dl0_benchmark(dl1_runs, tmp_path):
     assert_plots_drawn(done.output)
     keys = {f["key"] for f in json.loads((done.output / SUMMARY_FILE).read_text())["figures"]}
     assert {"pedestal", "noise", "peak_position", "trigger_rate", "multiplicity"} <= keys
+    # one run against the other: the same bins, so every figure is compared
+    run_benchmark("dl0", inputs[:1], tmp_path / "ab", reference=inputs[1:], register=False)
+    assert "not comparable" not in verdicts(tmp_path / "ab").values()
 
 
 def test_dl1_benchmark_and_itself(dl1_runs, tmp_path):
