@@ -170,10 +170,10 @@ def dl0_benchmark(paths: Sequence[Path], config: BenchmarkConfig) -> BenchmarkRe
         Figure(
             "trigger_rate",
             "Subarray trigger rate",
-            "time since the first event [s]",
+            "time since the run's first event [s]",
             "rate [Hz]",
             None,
-            curves=tuple(rate_curves),
+            curves=tuple(_rates(offsets, rate_curves, settings.time_bin_s)),
         ),
         Figure(
             "multiplicity",

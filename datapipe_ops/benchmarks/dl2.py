@@ -34,6 +34,8 @@ GH_EDGES = np.linspace(0.0, 1.0, 41)
 #: background efficiencies at which the ROC curves are compared
 ROC_BACKGROUND_EFFICIENCY = np.array([0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0])
 ENERGY_AXIS = "true energy [TeV]"
+#: the reconstructed-energy ranges of the ROC curves [TeV]
+ROC_DECADES = np.array([0.01, 0.1, 1.0, 10.0, 1000.0])
 
 
 def check_inputs(paths: Sequence[Path]) -> None:
@@ -210,7 +212,8 @@ def roc_curve(signal: np.ndarray, background: np.ndarray) -> np.ndarray:
 
 
 def separation_figures(by_particle: dict[str, QTable], edges: np.ndarray) -> list[Figure]:
-    """ROC curves (overall) and AUC per reconstructed-energy bin, gammas against the rest."""
+    """ROC curves (all energies and per decade of reconstructed energy) and the AUC per
+    reconstructed-energy bin, gammas against the rest."""
     gammas = by_particle.get("gamma")
     background = [t for name, t in by_particle.items() if name not in ("gamma", "observed")]
     if gammas is None or not background:
@@ -221,12 +224,26 @@ def separation_figures(by_particle: dict[str, QTable], edges: np.ndarray) -> lis
     )
     gh_g, gh_b = np.asarray(gammas["gh_score"]), np.asarray(bkg["gh_score"])
     e_g, e_b = gammas["reco_energy"].to_value(u.TeV), bkg["reco_energy"].to_value(u.TeV)
-    roc = Curve(
-        "gamma vs background",
-        ROC_BACKGROUND_EFFICIENCY,
-        roc_curve(gh_g, gh_b),
-        np.full(ROC_BACKGROUND_EFFICIENCY.size, min(gh_g.size, gh_b.size)),
-    )
+    enough = min(gh_g.size, gh_b.size)
+    roc = [
+        Curve(
+            "all energies",
+            ROC_BACKGROUND_EFFICIENCY,
+            roc_curve(gh_g, gh_b),
+            np.full(ROC_BACKGROUND_EFFICIENCY.size, enough),
+        )
+    ]
+    for low, high in itertools.pairwise(ROC_DECADES):
+        in_g, in_b = (e_g >= low) & (e_g < high), (e_b >= low) & (e_b < high)
+        if in_g.sum() and in_b.sum():
+            roc.append(
+                Curve(
+                    f"{low:g}–{high:g} TeV",
+                    ROC_BACKGROUND_EFFICIENCY,
+                    roc_curve(gh_g[in_g], gh_b[in_b]),
+                    np.full(ROC_BACKGROUND_EFFICIENCY.size, min(in_g.sum(), in_b.sum())),
+                )
+            )
     values, counts = [], []
     for low, high in itertools.pairwise(edges):
         in_g, in_b = (e_g >= low) & (e_g < high), (e_b >= low) & (e_b < high)
@@ -241,7 +258,7 @@ def separation_figures(by_particle: dict[str, QTable], edges: np.ndarray) -> lis
             "gamma efficiency",
             "higher",
             x_log=True,
-            curves=(roc,),
+            curves=tuple(roc),
         ),
         Figure(
             "auc",

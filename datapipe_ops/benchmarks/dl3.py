@@ -139,10 +139,10 @@ def dl3_benchmark(paths: Sequence[Path], config: BenchmarkConfig) -> BenchmarkRe
         Figure(
             "event_rate",
             "Event rate over time",
-            "time since the first event [s]",
+            "time since the observation's first event [s]",
             "rate [Hz]",
             None,
-            curves=tuple(rates),
+            curves=tuple(_rates(offsets, rates, settings.time_bin_s)),
         ),
     ]
     numbers = {
