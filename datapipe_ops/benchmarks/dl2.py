@@ -238,7 +238,7 @@ def separation_figures(by_particle: dict[str, QTable], edges: np.ndarray) -> lis
         if in_g.sum() and in_b.sum():
             roc.append(
                 Curve(
-                    f"{low:g}–{high:g} TeV",
+                    f"{low:g}-{high:g} TeV",
                     ROC_BACKGROUND_EFFICIENCY,
                     roc_curve(gh_g[in_g], gh_b[in_b]),
                     np.full(ROC_BACKGROUND_EFFICIENCY.size, min(in_g.sum(), in_b.sum())),

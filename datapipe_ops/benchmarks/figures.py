@@ -112,6 +112,16 @@ def figure_from_meta(meta: dict[str, Any], curves: dict[tuple[str, str], Curve])
     )
 
 
+def _ascii(name: str) -> str:
+    """FITS strings are ASCII: other characters as backslash escapes (:func:`_unicode`)."""
+    return name.replace("\\", "\\\\").encode("ascii", "backslashreplace").decode("ascii")
+
+
+def _unicode(name: object) -> str:
+    """The name :func:`_ascii` stored."""
+    return str(name).encode("ascii").decode("unicode_escape")
+
+
 def write_curves(figures: list[Figure], path: Path, cards: dict[str, Any]) -> None:
     """Every curve of ``figures`` as one row of the FITS table ``CURVES`` in ``path``."""
     from astropy.io import fits
@@ -128,8 +138,8 @@ def write_curves(figures: list[Figure], path: Path, cards: dict[str, Any]) -> No
 
     table = Table(
         {
-            "FIGURE": [key for key, _ in rows],
-            "CURVE": [c.name for _, c in rows],
+            "FIGURE": [_ascii(key) for key, _ in rows],
+            "CURVE": [_ascii(c.name) for _, c in rows],
             "LENGTH": np.array([len(c.x) for _, c in rows], np.int32),
             "X": np.array([padded(c.x) for _, c in rows]).reshape(len(rows), width),
             "Y": np.array([padded(c.y) for _, c in rows]).reshape(len(rows), width),
@@ -155,6 +165,6 @@ def read_curves(path: Path) -> dict[tuple[str, str], Curve]:
         for row in data:
             length = int(row["LENGTH"])
             n = np.asarray(row["N"][:length]) if row["HAS_N"] else None
-            curve = Curve(str(row["CURVE"]), row["X"][:length], row["Y"][:length], n)
-            curves[(str(row["FIGURE"]), curve.name)] = curve
+            curve = Curve(_unicode(row["CURVE"]), row["X"][:length], row["Y"][:length], n)
+            curves[(_unicode(row["FIGURE"]), curve.name)] = curve
     return curves
