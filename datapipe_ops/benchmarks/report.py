@@ -101,10 +101,14 @@ def benchmark_section(directory: Path) -> str:
         ]
         parts.append(_table(["verdict", "figure"], rows))
     numbers = summary.get("numbers", {})
-    if numbers:
-        parts.append(
-            _table(["number", "value"], [[_e(k), _number(v)] for k, v in sorted(numbers.items())])
-        )
+    before = summary.get("reference_numbers") or {}
+    if numbers and before:
+        labels = summary.get("labels") or ["this", "reference"]
+        rows = [[_e(k), _number(v), _number(before.get(k, ""))] for k, v in sorted(numbers.items())]
+        parts.append(_table(["number", *labels], rows))
+    elif numbers:
+        rows = [[_e(k), _number(v)] for k, v in sorted(numbers.items())]
+        parts.append(_table(["number", "value"], rows))
     figures = []
     for meta in summary["figures"]:
         plot = directory / meta["plot"]

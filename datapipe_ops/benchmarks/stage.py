@@ -219,6 +219,7 @@ def run_benchmark(
             "reference": reference_info or None,
             "labels": list(labels),
             "numbers": result.numbers,
+            "reference_numbers": reference_result.numbers if reference_result else None,
             "info": result.info,
             "figures": [figure_meta(f) | {"plot": plots[f.key]} for f in result.figures],
             "verdicts": {key: v.as_dict() for key, v in verdicts.items()},

@@ -95,6 +95,7 @@ def test_report_is_self_contained_and_registered(toy, campaign, tmp_path):
     assert broken_links(page) == []
     assert text.count("<img") == 2 * 5  # two benchmarks of 5 figures each, embedded
     assert "angular_resolution: worse" in text
+    assert "<th>this</th><th>reference</th>" in text  # the numbers of both sides
     assert "reco_valid_fraction" in text and "toy production" in text  # flagged metric
     assert "c1" in text  # the products' config hash in the provenance
     with Catalog(campaign["url"]) as catalog:
