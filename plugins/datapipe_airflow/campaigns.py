@@ -335,3 +335,72 @@ def plan_night_dl1(
         )
         for block, found in zip(blocks, coefficients, strict=True)
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# benchmarking
+
+#: the benchmarks the ``benchmarking`` DAG can run, and the catalog level of their inputs
+BENCHMARK_INPUTS = {
+    "dl0": "DL0",
+    "dl1": "DL1",
+    "models": "DL2",
+    "dl2": "DL2",
+    "irf": "IRF",
+    "dl3": "DL3",
+}
+
+
+def campaign_from_events(events: Mapping[Any, Any] | None) -> str | None:
+    """The campaign named in the ``extra`` of the newest triggering asset event (None if the
+    run was not started by an asset event naming one)."""
+    newest, name = None, None
+    for asset_events in (events or {}).values():
+        for event in asset_events or ():
+            extra = getattr(event, "extra", None) or {}
+            stamp = getattr(event, "timestamp", None)
+            if extra.get("campaign") and (newest is None or (stamp and stamp >= newest)):
+                newest, name = stamp, str(extra["campaign"])
+    return name
+
+
+def benchmark_directory(data_root: str | os.PathLike[str], campaign: str, run_id: str) -> Path:
+    """Where a benchmarking run writes: ``products/<campaign>/benchmarks/<run>/``."""
+    run = re.sub(r"[^A-Za-z0-9._-]", "_", run_id).strip("._-") or "run"
+    return products_root(data_root) / checked_name(campaign, "campaign") / "benchmarks" / run
+
+
+def benchmark_plan(
+    campaign: str,
+    levels: Iterable[str],
+    directory: Path,
+    reference_campaign: str | None = None,
+    available: Iterable[str] | None = None,
+) -> list[dict[str, Any]]:
+    """One ``datapipe benchmark`` step per requested level whose inputs exist (``available``:
+    the levels the campaign — and the reference campaign — has products of; None: all)."""
+    have = None if available is None else set(available)
+    steps = []
+    for level in levels:
+        if level not in BENCHMARK_INPUTS:
+            raise CampaignError(
+                f"unknown benchmark level {level!r} ({', '.join(BENCHMARK_INPUTS)})"
+            )
+        if have is not None and BENCHMARK_INPUTS[level] not in have:
+            continue
+        output = directory / level
+        command = ["benchmark", level, "--campaign", campaign, "-o", str(output), "--overwrite"]
+        if reference_campaign:
+            command += ["--reference-campaign", checked_name(reference_campaign, "campaign")]
+            command += ["--labels", f"{campaign},{reference_campaign}"]
+        steps.append({"command": command, "outputs": [str(output / "summary.json")]})
+    return steps
+
+
+def report_step(campaign: str, directory: Path, benchmark_outputs: Iterable[str]) -> dict:
+    """The ``datapipe report`` step over the benchmark directories that were written."""
+    page = directory / "report.html"
+    command = ["report", "--campaign", campaign, "-o", str(page), "--overwrite"]
+    for summary in sorted(benchmark_outputs):
+        command += ["--benchmarks", str(Path(summary).parent)]
+    return {"command": command, "outputs": [str(page)]}

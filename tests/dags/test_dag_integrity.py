@@ -150,9 +150,16 @@ def test_every_stage_task_of_every_dag_renders_to_a_valid_pod(monkeypatch, tmp_p
         "meta": {"obs_id": 1},
     }
     plan = dl1_plan(entry, "/data/products/c/v/a.dl1.h5", "c", "/data/c.h5", None)
+    from datapipe_airflow.campaigns import benchmark_plan, report_step
+
+    (bench,) = benchmark_plan("c", ["dl2"], Path("/data/products/c/benchmarks/r"), "ref")
     sample = {
         "dl0_to_dl1": plan["dl0_to_dl1"],
         "register_inputs": register_inputs_command([plan], "c", "simulation"),
+        "benchmark": bench,
+        "campaign_report": report_step(
+            "c", Path("/data/products/c/benchmarks/r"), bench["outputs"]
+        ),
     }
     pods, kinds = [], set()
     for dag in bag.dags.values():
