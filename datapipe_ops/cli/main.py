@@ -13,7 +13,6 @@ import os
 import sys
 
 import typer
-from rich.console import Console
 
 from datapipe_ops.errors import DataPipeError
 from datapipe_ops.settings import seed_numba_cache
@@ -75,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except DataPipeError as exc:
+        from rich.console import Console
+
         line = f"datapipe: error: {exc}"
         Console(stderr=True, highlight=False, soft_wrap=True).print(line, markup=False)
         write_termination_message(line)
