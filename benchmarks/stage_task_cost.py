@@ -102,7 +102,9 @@ code = main(sys.argv[1:])
 marks["total_cpu"] = time.process_time()
 marks["total_wall"] = time.monotonic() - float(os.environ["PROBE_T0"])
 marks["exit_code"] = code
-print("PROBE " + json.dumps(marks))
+print("PROBE " + json.dumps(marks), flush=True)
+import gc
+gc.freeze()  # as the console script does before the process exits (datapipe_ops.cli.main.run)
 """
 
 #: ctapipe-process's fixed cost: import the tool, set up calibrator and image processor.

@@ -565,6 +565,7 @@ def dl0_to_dl1_files(
     campaign: str | None = None,
     overwrite: bool = False,
     show_progress: bool = False,
+    before_first_event: Callable[[], None] | None = None,
 ) -> list[DL1Summary]:
     """:func:`dl0_to_dl1` for several files in one process: the fixed cost of a task
     (interpreter, imports, compiled kernels, catalog connection) is paid once for the group.
@@ -575,8 +576,9 @@ def dl0_to_dl1_files(
     file's subarray, coefficients and coverage): a bad file fails the task with its one error
     before any output is written. The instrument set-up is shared by files with the same
     instrument description (:class:`InstrumentCache`); all inputs are hashed in one background
-    thread in the order they are processed. Arguments and errors are those of
-    :func:`dl0_to_dl1`.
+    thread in the order they are processed. ``before_first_event`` is called once every check
+    has passed, before the first event is read (the command uses it to end its start-up).
+    Arguments and errors are otherwise those of :func:`dl0_to_dl1`.
     """
     config = config or DL0ToDL1Config()
     chunk_size = chunk_size or config.chunk_size
@@ -598,6 +600,8 @@ def dl0_to_dl1_files(
     )
     instruments = InstrumentCache()
     checked = [_check_job(job, config, instruments) for job in jobs]
+    if before_first_event is not None:
+        before_first_event()
     stop_point("stage:start")
     checksums = BackgroundChecksums(
         [path for job in jobs for path in (job.input_path, job.coefficients_path)]
