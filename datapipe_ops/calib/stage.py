@@ -12,6 +12,7 @@ file size.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -451,8 +452,6 @@ class InstrumentCache:
 
 def _instrument_digest(dl0: h5py.File) -> str:
     """sha256 over the names and bytes of the instrument tables (empty if there are none)."""
-    import hashlib
-
     digest = hashlib.sha256()
     if layout.INSTRUMENT_GROUP not in dl0:
         return ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
 
 import h5py
@@ -52,6 +53,8 @@ def test_success_with_default_coefficients(work, capsys):
     assert "telescope events" in out and "catalog id" in out
     assert (directory / "run.dl1.h5").is_file()
     assert (directory / "catalog.sqlite").is_file()
+    # the garbage collector, paused for the start-up, runs again with nothing frozen
+    assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
 def test_no_register_and_config_file(work, capsys):
