@@ -20,8 +20,21 @@ each camera (``benchmarks/dl0_to_dl1_vs_ctapipe.py``'s section 1). Target: a who
 faster than ctapipe's on the realistic file, start-up ≤ 2 s with a warm cache. Also prints the
 from-file ratio (section 3 of that benchmark: the stage against h5py + ctapipe).
 
+Then:
+
+- **checksums**: the inputs' sha256 are computed in a background thread while the stage decodes
+  the file; printed: the CPU the hashing costs (sha256 of the same bytes in this process) and the
+  wall-clock time the stage waited for it before writing its provenance (≈ 0: off the critical
+  path);
+- **grouped small files**: ``--group`` copies of the small file as that many tasks (one
+  process each) against one task with all of them (``--input`` repeated, ``--output-dir``):
+  CPU per file each way and the ratio.
+
 CPU times (user + system of the stage process), because on a shared machine wall-clock times
-measure the neighbours; the wall-clock times are printed too.
+measure the neighbours; the wall-clock times are printed too, and the load average at the start
+and the end. The stage processes run with Python's bytecode cache (``PYTHONDONTWRITEBYTECODE``
+removed from their environment: the warm-up run writes it), as in the stage image, where
+``pip`` and ``compileall`` write it at build time.
 
 With ``--image TAG``: the stage in the built stage image, ``podman run --read-only`` (tmpfs
 ``/tmp``), ``NUMBA_DEBUG_CACHE=1``: the kernels loaded from the image's cache and the number
@@ -36,6 +49,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -51,7 +65,8 @@ PYTHON = sys.executable
 #: the process started), then prints them as JSON.
 PROBE = r"""
 import json, os, sys, time
-marks = {"first_cpu": None, "first_wall": None, "processing_cpu": 0.0, "writing_cpu": 0.0}
+marks = {"first_cpu": None, "first_wall": None, "processing_cpu": 0.0, "writing_cpu": 0.0,
+         "checksum_wait_s": 0.0}
 
 def timed(function, key, first=False):
     def wrapper(*args, **kwargs):
@@ -71,12 +86,25 @@ stage.process_chunk_arrays = timed(stage.process_chunk_arrays, "processing_cpu",
 for name in ("append_rows", "append_table", "set_attrs", "__exit__"):
     setattr(product.ProductWriter, name,
             timed(getattr(product.ProductWriter, name), "writing_cpu"))
+pending_input_records = product.pending_input_records
+
+def waited_for_checksums(*args, **kwargs):
+    records, complete = pending_input_records(*args, **kwargs)
+    def complete_timed():
+        begin = time.monotonic()
+        complete()
+        marks["checksum_wait_s"] += time.monotonic() - begin
+    return records, complete_timed
+
+product.pending_input_records = waited_for_checksums
 from datapipe_ops.cli.main import main
 code = main(sys.argv[1:])
 marks["total_cpu"] = time.process_time()
 marks["total_wall"] = time.monotonic() - float(os.environ["PROBE_T0"])
 marks["exit_code"] = code
-print("PROBE " + json.dumps(marks))
+print("PROBE " + json.dumps(marks), flush=True)
+import gc
+gc.freeze()  # as the console script does before the process exits (datapipe_ops.cli.main.run)
 """
 
 #: ctapipe-process's fixed cost: import the tool, set up calibrator and image processor.
@@ -121,16 +149,9 @@ def run_child(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Complete
 def task_cost(dl0: Path, coefficients: Path, work: Path, env: dict[str, str]) -> dict:
     """One ``datapipe dl0-to-dl1`` task in a fresh process, its phases timed."""
     out = work / f"{dl0.name}.{time.monotonic_ns()}.dl1.h5"
-    argv = [
-        PYTHON, "-c", PROBE, "dl0-to-dl1", "--input", str(dl0), "--output", str(out),
-        "--coefficients", str(coefficients), "--quiet",
-    ]  # fmt: skip
-    start = time.monotonic()
-    result, cpu = run_child(argv, {**env, "PROBE_T0": repr(start)})
-    wall = time.monotonic() - start
-    assert result.returncode == 0, result.stderr[-3000:]
-    line = next(x for x in result.stdout.splitlines() if x.startswith("PROBE "))
-    marks = json.loads(line.removeprefix("PROBE "))
+    argv = ["dl0-to-dl1", "--input", str(dl0), "--output", str(out),
+            "--coefficients", str(coefficients), "--quiet"]  # fmt: skip
+    marks, cpu, wall = run_probe(argv, env)
     out.unlink()
     startup = marks["first_cpu"]
     return {
@@ -141,7 +162,65 @@ def task_cost(dl0: Path, coefficients: Path, work: Path, env: dict[str, str]) ->
         "total_s": cpu,
         "startup_wall_s": marks["first_wall"],
         "total_wall_s": wall,
+        "checksum_wait_s": marks["checksum_wait_s"],
     }
+
+
+def run_probe(args: list[str], env: dict[str, str]) -> tuple[dict, float, float]:
+    """Run ``datapipe <args>`` under the probe: its marks, CPU time and wall-clock time."""
+    start = time.monotonic()
+    result, cpu = run_child([PYTHON, "-c", PROBE, *args], {**env, "PROBE_T0": repr(start)})
+    wall = time.monotonic() - start
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = next(x for x in result.stdout.splitlines() if x.startswith("PROBE "))
+    return json.loads(line.removeprefix("PROBE ")), cpu, wall
+
+
+def grouped_cost(
+    dl0: Path, coefficients: Path, n_files: int, work: Path, env: dict[str, str]
+) -> dict:
+    """``n_files`` copies of a small file: one task each against one task for all of them."""
+    directory = work / "group"
+    directory.mkdir(exist_ok=True)
+    copies = []
+    for i in range(n_files):
+        copy = directory / f"small{i:02d}.dl0.h5"
+        if not copy.exists():
+            shutil.copyfile(dl0, copy)
+        copies.append(copy)
+    separate = 0.0
+    for copy in copies:
+        separate += task_cost(copy, coefficients, work, env)["total_s"]
+    outputs = work / f"grouped-{time.monotonic_ns()}"
+    args = ["dl0-to-dl1", "--output-dir", str(outputs), "--coefficients", str(coefficients)]
+    for copy in copies:
+        args += ["--input", str(copy)]
+    marks, grouped, wall = run_probe([*args, "--quiet"], env)
+    assert len(list(outputs.glob("*.dl1.h5"))) == n_files
+    shutil.rmtree(outputs)
+    return {
+        "n_files": n_files,
+        "separate_total_s": separate,
+        "grouped_total_s": grouped,
+        "grouped_startup_s": marks["first_cpu"],
+        "grouped_wall_s": wall,
+        "ratio": separate / grouped,
+    }
+
+
+def checksum_cpu(paths: list[Path]) -> tuple[float, float]:
+    """CPU seconds of the sha256 of ``paths`` in this process, and their size in MB."""
+    from datapipe_ops.checksum import sha256_file
+
+    begin = time.process_time()
+    for path in paths:
+        sha256_file(path)
+    return time.process_time() - begin, sum(p.stat().st_size for p in paths) / 1e6
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages."""
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def ctapipe_startup(dl0: Path, env: dict[str, str]) -> float:
@@ -186,6 +265,7 @@ def main() -> None:
     parser.add_argument("--reference-events", type=int, default=100, help="per camera, ctapipe")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the files here")
     parser.add_argument("--image", default=None, help="also run in this stage image (podman)")
+    parser.add_argument("--group", type=int, default=8, help="small files in one task")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args()
     reference = _sibling("dl0_to_dl1_vs_ctapipe")
@@ -203,6 +283,7 @@ def main() -> None:
             if not path.exists():
                 reference.simulate(path, showers, seed=seed)
             files[name] = (path, coefficients)
+        print(f"load average at the start: {load_average()} ({os.cpu_count()} CPUs)")
         env = {
             **os.environ,
             "DATAPIPE_DATA_ROOT": str(work),
@@ -210,6 +291,7 @@ def main() -> None:
             "NUMBA_NUM_THREADS": "1",
             "OMP_NUM_THREADS": "1",
         }
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # bytecode cached, as in the stage image
         task_cost(*files["small"], work, env)  # warm the numba cache and the OS file cache
 
         compute = reference.compute_benchmark(*files["large"], args.reference_events)
@@ -221,6 +303,7 @@ def main() -> None:
             f"{'file':6s} {'tel.ev':>7s} {'start-up':>14s} {'processing':>10s} {'writing':>8s} "
             f"{'rest':>6s} {'total':>14s} {'ctapipe':>8s} {'ratio':>6s}"
         )
+        results["load_average_start"] = load_average()
         for name, (dl0, coefficients) in files.items():
             cost = task_cost(dl0, coefficients, work, env)
             groups = reference.telescope_groups(dl0)
@@ -264,6 +347,28 @@ def main() -> None:
             f"reading {stage['waveform_compression']} waveforms is "
             f"{stage['read_share_of_stage']:.0%} of the stage"
         )
+        hash_cpu, hash_mb = checksum_cpu(list(files["large"]))
+        results["checksum"] = {
+            "cpu_s": hash_cpu,
+            "mb": hash_mb,
+            "stage_waited_s": large["checksum_wait_s"],
+        }
+        print(
+            f"inputs' sha256 (large file + coefficients, {hash_mb:.0f} MB): {hash_cpu:.2f} s CPU "
+            f"in a background thread; the stage waited {large['checksum_wait_s']:.3f} s for it"
+        )
+        group = grouped_cost(*files["small"], args.group, work, env)
+        results["grouped"] = group
+        n = group["n_files"]
+        print(
+            f"{n} small files: {n} tasks {group['separate_total_s']:.2f} s CPU "
+            f"({group['separate_total_s'] / n:.2f} s per file), one grouped task "
+            f"{group['grouped_total_s']:.2f} s ({group['grouped_total_s'] / n:.2f} s per file, "
+            f"start-up {group['grouped_startup_s']:.2f} s, {group['grouped_wall_s']:.1f} s wall): "
+            f"{group['ratio']:.1f}× less"
+        )
+        results["load_average_end"] = load_average()
+        print(f"load average at the end: {results['load_average_end']}")
         if args.image:
             check = image_check(args.image, *files["small"])
             results["image"] = check

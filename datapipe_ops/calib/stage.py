@@ -12,8 +12,9 @@ file size.
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from datapipe_ops.calib.calibration import CoefficientSeries
 from datapipe_ops.calib.cleaning import clean_images
 from datapipe_ops.calib.config import CleaningConfig, DL0ToDL1Config, ExtractionConfig
 from datapipe_ops.calib.extraction import extract_images, integration_correction
+from datapipe_ops.checksum import BackgroundChecksums
 from datapipe_ops.errors import CalibrationError, InputFileError
 from datapipe_ops.faults import stop_point
 from datapipe_ops.image.geometry import ImageGeometry
@@ -76,6 +78,8 @@ class DL1Summary:
     n_valid: int = 0
     telescope_events: dict[int, int] = field(default_factory=dict)
     product_id: int | None = None
+    provenance: dict[str, Any] = field(default_factory=dict, repr=False)
+    root_attrs: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 class EventTimes:
@@ -409,6 +413,79 @@ def _root_attrs(dl0: h5py.File) -> dict[str, Any]:
     return {k: v for k, v in dl0.attrs.items() if k not in ("schema_version", "data_level")}
 
 
+@dataclass(frozen=True)
+class DL1Job:
+    """One file of a ``dl0-to-dl1`` task: its DL0 input, DL1 output and coefficients."""
+
+    input_path: Path
+    output_path: Path
+    coefficients_path: Path
+
+
+@dataclass
+class _Checked:
+    """A job whose input passed every check: what its processing needs."""
+
+    job: DL1Job
+    tel_ids: list[int]
+    plans: dict[int, TelescopePlan]
+
+
+class InstrumentCache:
+    """Subarray descriptions read once per distinct instrument description in a task.
+
+    The files of one production share their instrument: the second file's subarray (camera
+    geometries, neighbour tables) is the first one's, found by a digest of the instrument
+    tables' bytes.
+    """
+
+    def __init__(self) -> None:
+        self._subarrays: dict[str, Any] = {}
+
+    def subarray(self, dl0: h5py.File) -> Any:
+        """The subarray description of an open DL0 product."""
+        key = _instrument_digest(dl0)
+        if key not in self._subarrays:
+            self._subarrays[key] = read_subarray(dl0)
+        return self._subarrays[key]
+
+
+def _instrument_digest(dl0: h5py.File) -> str:
+    """sha256 over the names and bytes of the instrument tables (empty if there are none)."""
+    digest = hashlib.sha256()
+    if layout.INSTRUMENT_GROUP not in dl0:
+        return ""
+
+    def add(name: str, node: h5py.HLObject) -> None:
+        if isinstance(node, h5py.Dataset):
+            digest.update(name.encode())
+            digest.update(np.ascontiguousarray(node[()]).tobytes())
+            digest.update(repr(sorted(node.attrs.items())).encode())
+
+    dl0[layout.INSTRUMENT_GROUP].visititems(add)
+    return digest.hexdigest()
+
+
+def _check_job(job: DL1Job, config: DL0ToDL1Config, instruments: InstrumentCache) -> _Checked:
+    """Everything about one file that can be checked before its first event: the subarray,
+    the coefficients of every telescope and their coverage of every event."""
+    with (
+        open_product(job.input_path, level="DL0") as dl0,
+        open_product(job.coefficients_path, level="CALIBRATION") as calibration,
+    ):
+        subarray = instruments.subarray(dl0)
+        tel_ids = layout.tel_ids_in(dl0, layout.WAVEFORMS)
+        unknown = [t for t in tel_ids if t not in subarray.telescopes]
+        if unknown:
+            raise InputFileError(
+                f"telescope(s) {unknown} have waveforms but are not in the subarray description",
+                path=job.input_path,
+            )
+        plans = {t: _plan(t, subarray, calibration, config) for t in tel_ids}
+        check_coverage(dl0, plans)
+    return _Checked(job, tel_ids, plans)
+
+
 def dl0_to_dl1(
     input_path: str | Path,
     output_path: str | Path,
@@ -463,58 +540,116 @@ def dl0_to_dl1(
     CatalogError
         Registration is on and the catalog is unreachable or lacks the campaign.
     """
+    job = DL1Job(Path(input_path), Path(output_path), Path(coefficients_path))
+    (summary,) = dl0_to_dl1_files(
+        [job],
+        config,
+        chunk_size=chunk_size,
+        register=register,
+        catalog_url=catalog_url,
+        campaign=campaign,
+        overwrite=overwrite,
+        show_progress=show_progress,
+    )
+    return summary
+
+
+def dl0_to_dl1_files(
+    jobs: Sequence[DL1Job],
+    config: DL0ToDL1Config | None = None,
+    *,
+    chunk_size: int | None = None,
+    register: bool = True,
+    catalog_url: str | None = None,
+    campaign: str | None = None,
+    overwrite: bool = False,
+    show_progress: bool = False,
+    before_first_event: Callable[[], None] | None = None,
+) -> list[DL1Summary]:
+    """:func:`dl0_to_dl1` for several files in one process: the fixed cost of a task
+    (interpreter, imports, compiled kernels, catalog connection) is paid once for the group.
+
+    Every file gets its own DL1 product, provenance, registration and lineage, exactly as if it
+    were processed alone. Every input of every file is checked before the first event of the
+    first file (:func:`~datapipe_ops.preflight.preflight` on all inputs and outputs, then each
+    file's subarray, coefficients and coverage): a bad file fails the task with its one error
+    before any output is written. The instrument set-up is shared by files with the same
+    instrument description (:class:`InstrumentCache`); all inputs are hashed in one background
+    thread in the order they are processed. ``before_first_event`` is called once every check
+    has passed, before the first event is read (the command uses it to end its start-up).
+    Arguments and errors are otherwise those of :func:`dl0_to_dl1`.
+    """
     config = config or DL0ToDL1Config()
     chunk_size = chunk_size or config.chunk_size
-    input_path, output_path = absolute_path(input_path), absolute_path(output_path)
-    coefficients_path = absolute_path(coefficients_path)
+    jobs = [
+        DL1Job(absolute_path(j.input_path), absolute_path(j.output_path),
+               absolute_path(j.coefficients_path))
+        for j in jobs
+    ]  # fmt: skip
+    inputs = {job.input_path: "DL0" for job in jobs}  # a DL0 input given as coefficients too
+    for job in jobs:  # fails as the level it must have as input
+        inputs.setdefault(job.coefficients_path, "CALIBRATION")
     preflight(
-        {input_path: "DL0", coefficients_path: "CALIBRATION"},
-        [output_path],
+        inputs,
+        [job.output_path for job in jobs],
         overwrite=overwrite,
         register=register,
         catalog_url=catalog_url,
         campaign=campaign,
     )
-    summary = DL1Summary(output=output_path)
-    with (
-        open_product(input_path, level="DL0") as dl0,
-        open_product(coefficients_path, level="CALIBRATION") as calibration,
-    ):
-        subarray = read_subarray(dl0)
-        tel_ids = layout.tel_ids_in(dl0, layout.WAVEFORMS)
-        unknown = [t for t in tel_ids if t not in subarray.telescopes]
-        if unknown:
-            raise InputFileError(
-                f"telescope(s) {unknown} have waveforms but are not in the subarray description",
-                path=input_path,
-            )
-        plans = {t: _plan(t, subarray, calibration, config) for t in tel_ids}
-        check_coverage(dl0, plans)
-        stop_point("stage:start")
+    instruments = InstrumentCache()
+    checked = [_check_job(job, config, instruments) for job in jobs]
+    if before_first_event is not None:
+        before_first_event()
+    stop_point("stage:start")
+    checksums = BackgroundChecksums(
+        [path for job in jobs for path in (job.input_path, job.coefficients_path)]
+    )
+    summaries = []
+    for item in checked:
+        summary = _write_dl1(item, config, chunk_size, checksums, show_progress)
+        if register:
+            summary.product_id = register_dl1(
+                summary, item.job.input_path, item.job.coefficients_path,
+                summary.provenance, summary.root_attrs, catalog_url, campaign,
+            )  # fmt: skip
+        summaries.append(summary)
+    return summaries
+
+
+def _write_dl1(
+    item: _Checked,
+    config: DL0ToDL1Config,
+    chunk_size: int,
+    checksums: BackgroundChecksums,
+    show_progress: bool,
+) -> DL1Summary:
+    """Process one checked file into its DL1 product (written atomically)."""
+    job, tel_ids = item.job, item.tel_ids
+    summary = DL1Summary(output=job.output_path)
+    with open_product(job.input_path, level="DL0") as dl0:
         total = sum(dl0[layout.tel_path(layout.WAVEFORMS, t)].shape[0] for t in tel_ids)
         writer = ProductWriter(
-            output_path,
+            job.output_path,
             "DL1",
             stage=STAGE,
             config=config,
-            inputs=[input_path, coefficients_path],
+            inputs=[job.input_path, job.coefficients_path],
             attrs=_root_attrs(dl0),
+            checksums=checksums,
         )
         with writer, progress_bar("dl0-to-dl1", total, enabled=show_progress) as advance:
             _copy_pass_through(dl0, writer.h5)
             for tel_id in tel_ids:
                 n, n_valid = _process_telescope(
-                    dl0, writer, plans[tel_id], config, chunk_size, advance
+                    dl0, writer, item.plans[tel_id], config, chunk_size, advance
                 )
                 summary.telescope_events[tel_id] = n
                 summary.n_telescope_events += n
                 summary.n_valid += n_valid
         summary.n_events = dl0[layout.TRIGGER].shape[0] if layout.TRIGGER in dl0 else 0
-        root = _root_attrs(dl0)
-    if register:
-        summary.product_id = register_dl1(
-            summary, input_path, coefficients_path, writer.provenance, root, catalog_url, campaign
-        )
+        summary.root_attrs = _root_attrs(dl0)
+    summary.provenance = writer.provenance
     return summary
 
 

@@ -19,21 +19,22 @@ How to add a revision is in ``docs/catalog.md`` ("Changing the schema").
 
 from __future__ import annotations
 
+import ast
 import os
 import zlib
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.script.revision import RevisionError
-from alembic.util import CommandError
 from sqlalchemy.engine import Connection, Engine
 
 from datapipe_ops.catalog.connection import display_url, read_transaction, write_transaction
 from datapipe_ops.errors import CatalogError
+
+if TYPE_CHECKING:  # Alembic (a large import) is imported when a migration is needed
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 #: The Alembic script directory shipped with the package.
 SCRIPTS = Path(__file__).with_name("alembic")
@@ -49,6 +50,8 @@ def alembic_config(*extra_version_dirs: str | Path) -> Config:
 
     ``extra_version_dirs`` adds directories of revision scripts to the shipped ones.
     """
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(SCRIPTS))
     config.set_main_option("path_separator", "os")
@@ -60,6 +63,8 @@ def alembic_config(*extra_version_dirs: str | Path) -> Config:
 
 def head_revision(config: Config | None = None) -> str:
     """The newest revision of the migration scripts."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(config or alembic_config()).get_current_head()
     if head is None:  # pragma: no cover - the package always ships revisions
         raise CatalogError("no catalog migration scripts found", path=str(SCRIPTS))
@@ -68,6 +73,10 @@ def head_revision(config: Config | None = None) -> str:
 
 def _current(connection: Connection, script: ScriptDirectory, where: str) -> str | None:
     """The revision of the database (None: empty); refuses one this software does not know."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script.revision import RevisionError
+    from alembic.util import CommandError
+
     inspector = sa.inspect(connection)
     if inspector.has_table("alembic_version"):
         revision = MigrationContext.configure(connection).get_current_revision()
@@ -94,6 +103,8 @@ def schema_version(engine: Engine, config: Config | None = None) -> str | None:
 
     Raises :class:`CatalogError` if it is a revision this software does not know.
     """
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(config or alembic_config())
     where = display_url(engine.url)
     return read_transaction(engine, lambda connection: _current(connection, script, where))
@@ -113,12 +124,62 @@ def _lock(connection: Connection) -> None:
         connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
+@cache
+def shipped_head() -> str | None:
+    """The newest shipped revision, read from the scripts' ``revision``/``down_revision``
+    assignments without importing Alembic; ``None`` when they do not name one head (then the
+    caller asks Alembic)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted((SCRIPTS / "versions").glob("*.py")):
+        values = {}
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if isinstance(target, ast.Name) and node.value is not None:
+                        try:
+                            values[target.id] = ast.literal_eval(node.value)
+                        except ValueError:
+                            return None
+        revision, down = values.get("revision"), values.get("down_revision")
+        if not isinstance(revision, str):
+            return None
+        revisions.add(revision)
+        parents.update([down] if isinstance(down, str) else list(down or ()))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _at_shipped_head(engine: Engine) -> bool:
+    """Whether the database's ``alembic_version`` is the shipped head (one plain read)."""
+    head = shipped_head()
+    if head is None:
+        return False
+
+    def read(connection: Connection) -> list[str]:
+        if not sa.inspect(connection).has_table("alembic_version"):
+            return []
+        return list(connection.scalars(sa.text("SELECT version_num FROM alembic_version")))
+
+    return read_transaction(engine, read) == [head]
+
+
 def migrate(engine: Engine, target: str = "head", config: Config | None = None) -> list[str]:
     """Upgrade the database to ``target`` (default: the newest revision); return the revisions
     applied, oldest first (empty if it was already there).
 
+    A database already at the newest shipped revision is recognised with one read, without
+    importing Alembic (every stage opens the catalog: this keeps its start-up short).
+
     Raises :class:`CatalogError` if the database is at a revision this software does not know.
     """
+    if target == "head" and config is None and _at_shipped_head(engine):
+        return []
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     config = config or alembic_config()
     script = ScriptDirectory.from_config(config)
     where = display_url(engine.url)

@@ -16,21 +16,22 @@ horizontal ↔ ICRS
     results are reproducible and stages run offline; beyond the bundled table's range astropy
     extrapolates (errors of order an arcsecond, far below the telescopes' resolution).
 
-All functions are vectorised over numpy arrays (or scalars) and broadcast their inputs.
+All functions are vectorised over numpy arrays (or scalars) and broadcast their inputs. The
+plain-array conversions need numpy only: astropy's coordinates (a large import) are imported by
+the functions at the astropy edge when they are first called.
 """
 
 from __future__ import annotations
 
 import warnings
 from contextlib import ExitStack
+from typing import TYPE_CHECKING
 
 import numpy as np
-from astropy import units as u
-from astropy.coordinates import AltAz, EarthLocation, SkyCoord
-from astropy.time import Time
-from astropy.utils import iers
 
-from datapipe_ops.instrument.loading import load_site
+if TYPE_CHECKING:
+    from astropy.coordinates import AltAz, EarthLocation
+    from astropy.time import Time
 
 ArrayLike = float | np.ndarray
 
@@ -136,6 +137,11 @@ def horizontal_to_camera(
 
 def site_location(site: str) -> EarthLocation:
     """The :class:`~astropy.coordinates.EarthLocation` of a site of ``sites.yaml``."""
+    from astropy import units as u
+    from astropy.coordinates import EarthLocation
+
+    from datapipe_ops.instrument.loading import load_site
+
     s = load_site(site)
     return EarthLocation.from_geodetic(
         lon=s.longitude_deg * u.deg, lat=s.latitude_deg * u.deg, height=s.height_m * u.m
@@ -144,6 +150,8 @@ def site_location(site: str) -> EarthLocation:
 
 def _offline_earth_orientation() -> ExitStack:
     """Use astropy's bundled IERS tables only: no download, extrapolate beyond their range."""
+    from astropy.utils import iers
+
     stack = ExitStack()
     stack.enter_context(warnings.catch_warnings())
     warnings.filterwarnings("ignore", message="Tried to get polar motions for times after IERS")
@@ -154,6 +162,9 @@ def _offline_earth_orientation() -> ExitStack:
 
 
 def _altaz_frame(obstime: Time | str, site: str | EarthLocation) -> AltAz:
+    from astropy.coordinates import AltAz, EarthLocation
+    from astropy.time import Time
+
     location = site if isinstance(site, EarthLocation) else site_location(site)
     return AltAz(obstime=Time(obstime), location=location)
 
@@ -162,6 +173,9 @@ def horizontal_to_icrs(
     alt: ArrayLike, az: ArrayLike, obstime: Time | str, site: str | EarthLocation
 ) -> tuple[np.ndarray, np.ndarray]:
     """Horizontal ``(alt, az)`` [deg] → ICRS ``(ra, dec)`` [deg] at ``obstime`` and ``site``."""
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+
     with _offline_earth_orientation():
         coord = SkyCoord(
             alt=np.asarray(alt) * u.deg,
@@ -175,6 +189,9 @@ def icrs_to_horizontal(
     ra: ArrayLike, dec: ArrayLike, obstime: Time | str, site: str | EarthLocation
 ) -> tuple[np.ndarray, np.ndarray]:
     """ICRS ``(ra, dec)`` [deg] → horizontal ``(alt, az)`` [deg] at ``obstime`` and ``site``."""
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+
     with _offline_earth_orientation():
         coord = SkyCoord(ra=np.asarray(ra) * u.deg, dec=np.asarray(dec) * u.deg, frame="icrs")
         altaz = coord.transform_to(_altaz_frame(obstime, site))

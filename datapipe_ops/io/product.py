@@ -32,6 +32,7 @@ from datapipe_ops.io.provenance import (
 if TYPE_CHECKING:
     from astropy import units as u
 
+    from datapipe_ops.checksum import BackgroundChecksums
     from datapipe_ops.instrument import SubarrayDescription
 
 
@@ -46,11 +47,13 @@ class ProductWriter:
         config: BaseModel | None = None,
         inputs: Sequence[str | Path] | Mapping[str, str] = (),
         attrs: Mapping[str, Any] | None = None,
+        checksums: BackgroundChecksums | None = None,
     ) -> None:
         self.path = Path(path)
         self.level = level
         # the inputs' checksums are computed while the stage runs and completed on exit
-        records, self._complete_inputs = pending_input_records(inputs)
+        # (``checksums``: hashing the stage started already, for several products' inputs)
+        records, self._complete_inputs = pending_input_records(inputs, checksums)
         self.provenance = start_provenance(stage, config)
         self.provenance["inputs"] = records
         self._attrs = dict(attrs or {})

@@ -20,7 +20,7 @@ from typing import Any
 import h5py
 from pydantic import BaseModel
 
-from datapipe_ops.checksum import sha256_file, sha256_files_in_background
+from datapipe_ops.checksum import BackgroundChecksums, sha256_file
 from datapipe_ops.config import config_hash, resolved_config
 from datapipe_ops.errors import InputFileError
 from datapipe_ops.io.layout import PROVENANCE
@@ -57,11 +57,14 @@ def input_records(inputs: Sequence[str | Path] | Mapping[str, str]) -> list[dict
 
 def pending_input_records(
     inputs: Sequence[str | Path] | Mapping[str, str],
+    checksums: BackgroundChecksums | None = None,
 ) -> tuple[list[dict[str, str]], Callable[[], None]]:
     """As :func:`input_records`, with the checksums computed in the background.
 
     Missing inputs are reported at once; the records get their ``sha256`` when the returned
     function is called (it waits for the hashing; call it before the records are written).
+    ``checksums``: hashing already started for these inputs (among others, e.g. every input of
+    a task that writes several products); default: a thread started here.
     """
     if isinstance(inputs, Mapping):
         return input_records(inputs), lambda: None
@@ -70,10 +73,10 @@ def pending_input_records(
         if not path.exists():
             raise InputFileError("input file does not exist", path=path)
     records = [{"path": str(path.absolute()), "sha256": ""} for path in paths]
-    wait = sha256_files_in_background(paths)
+    hashing = checksums if checksums is not None else BackgroundChecksums(paths)
 
     def complete() -> None:
-        hashes = wait()
+        hashes = hashing.wait_for(paths)
         for record, path in zip(records, paths, strict=True):
             record["sha256"] = hashes[path]
 

@@ -165,6 +165,24 @@ def input_record(dl0: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in record.items() if value is not None}
 
 
+def dl1_command(
+    files: Iterable[tuple[str, str, str | None]], campaign: str, config_path: str | None
+) -> list[str]:
+    """The ``datapipe dl0-to-dl1`` command for ``(input, output, coefficients)`` files (one
+    product each, in one process); the coefficients are given for every file or for none."""
+    files = list(files)
+    command = ["dl0-to-dl1"]
+    for source, output, _ in files:
+        command += ["--input", source, "--output", output]
+    command.append("--quiet")
+    for _, _, coefficients in files:
+        if coefficients:
+            command += ["--coefficients", coefficients]
+    if config_path:
+        command += ["--config", config_path]
+    return [*command, "--campaign", campaign, "--overwrite"]
+
+
 def dl1_plan(
     dl0: Mapping[str, Any],
     output: str,
@@ -180,16 +198,78 @@ def dl1_plan(
     ``--overwrite``: the output lies in the run's own version directory, so a retry replaces
     what a failed attempt may have left, and nothing of another version is ever touched.
     """
-    calibrate = ["dl0-to-dl1", "--input", dl0["path"], "--output", output, "--quiet"]
-    if coefficients:
-        calibrate += ["--coefficients", coefficients]
-    if config_path:
-        calibrate += ["--config", config_path]
-    calibrate += ["--campaign", campaign, "--overwrite"]
     return {
         "input": input_record(dl0),
-        "dl0_to_dl1": {"command": calibrate, "outputs": [output]},
+        "dl0_to_dl1": {
+            "command": dl1_command([(dl0["path"], output, coefficients)], campaign, config_path),
+            "outputs": [output],
+        },
     }
+
+
+def _option(command: list[str], flag: str) -> str | None:
+    """The value after ``flag`` in a stage command (None if absent)."""
+    return command[command.index(flag) + 1] if flag in command else None
+
+
+def group_small_files(plans: list[Mapping[str, Any]], limit_mb: float) -> list[dict[str, Any]]:
+    """Pack the plans (:func:`dl1_plan`) of small files into one task each group.
+
+    Files smaller than ``limit_mb`` MB (10^6 bytes, the size the BDMS recorded) are packed, in
+    order, into groups whose sizes add up to at most ``limit_mb``; a larger file, or one of
+    unknown size, stays alone. Each group is one plan ``{"inputs": [<catalog records>],
+    "dl0_to_dl1": {"command": [...], "outputs": [...]}}``: one ``datapipe dl0-to-dl1`` process
+    for all its files, which still writes and registers one DL1 product per file. Files with
+    coefficients are grouped apart from files without. ``limit_mb`` 0: the plans unchanged
+    (one task per file).
+    """
+    if not limit_mb or limit_mb <= 0:
+        return [dict(plan) for plan in plans]
+    limit = limit_mb * 1e6
+    groups: list[list[Mapping[str, Any]]] = []
+    filling: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}  # the open group per kind
+    sizes: dict[tuple[Any, ...], float] = {}
+    for plan in plans:
+        command = plan["dl0_to_dl1"]["command"]
+        size = plan["input"].get("size_bytes")
+        if size is None or size >= limit:
+            groups.append([plan])
+            continue
+        key = ("--coefficients" in command, _option(command, "--config"),
+               _option(command, "--campaign"))  # fmt: skip
+        if key not in filling or sizes[key] + size > limit:
+            filling[key], sizes[key] = [], 0.0
+            groups.append(filling[key])
+        filling[key].append(plan)
+        sizes[key] += size
+    return [_group_plan(group) for group in groups]
+
+
+def _group_plan(plans: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """One plan running the files of ``plans`` in one stage command."""
+    if len(plans) == 1:
+        return dict(plans[0])
+    first = plans[0]["dl0_to_dl1"]["command"]
+    files = [
+        (
+            plan["input"]["path"],
+            plan["dl0_to_dl1"]["outputs"][0],
+            _option(plan["dl0_to_dl1"]["command"], "--coefficients"),
+        )
+        for plan in plans
+    ]
+    return {
+        "inputs": [plan["input"] for plan in plans],
+        "dl0_to_dl1": {
+            "command": dl1_command(files, _option(first, "--campaign"), _option(first, "--config")),
+            "outputs": [output for _, output, _ in files],
+        },
+    }
+
+
+def plan_inputs(plan: Mapping[str, Any]) -> list[Any]:
+    """The catalog records of the DL0 files of a plan (one file, or a group's)."""
+    return list(plan["inputs"]) if "inputs" in plan else [plan["input"]]
 
 
 def register_inputs_command(
@@ -200,7 +280,8 @@ def register_inputs_command(
     command = ["catalog", "register-inputs", "--campaign", campaign]
     command += ["--campaign-kind", campaign_kind]
     for plan in plans:
-        command += ["--product", json.dumps(plan["input"], sort_keys=True)]
+        for record in plan_inputs(plan):
+            command += ["--product", json.dumps(record, sort_keys=True)]
     return {"command": command, "outputs": []}
 
 
@@ -217,7 +298,8 @@ def single_coefficients_file(coefficients: Mapping[str, str], what: str) -> str:
 
 
 def dl0_to_dl1_step(plan: Mapping[str, Any]) -> Any:
-    """The DL0→DL1 command of one file's plan (``plans.map(dl0_to_dl1_step)``)."""
+    """The DL0→DL1 command of one plan, a file's or a group's (``plans.map(dl0_to_dl1_step)``:
+    one task each)."""
     return plan["dl0_to_dl1"]
 
 
@@ -257,7 +339,8 @@ def plan_production(
     software_version: str,
     run_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    """One plan (:func:`dl1_plan`) per DL0 file of a production."""
+    """One plan (:func:`dl1_plan`) per DL0 file of a production, small files grouped as the
+    ``group_small_files_mb`` param says (:func:`group_small_files`)."""
     config = params.get("dl1_config") or None
     out_dir = claim_campaign_version(
         data_root, params["campaign"], params.get("version"), config, software_version, run_id,
@@ -275,7 +358,7 @@ def plan_production(
     ]
     if not plans:
         raise CampaignError(f"dataset {summary['dataset']} holds no DL0 file")
-    return plans
+    return group_small_files(plans, params.get("group_small_files_mb") or 0)
 
 
 def dl0_tel_ids(path: str) -> list[int]:
@@ -324,8 +407,9 @@ def plan_night_dl1(
     coefficients: list[Mapping[str, Any]],
     params: Mapping[str, Any],
 ) -> list[dict[str, Any]]:
-    """Per block, its plan (:func:`dl1_plan`) with the coefficients the catalog found for it."""
-    return [
+    """Per block, its plan (:func:`dl1_plan`) with the coefficients the catalog found for it;
+    small files grouped as the ``group_small_files_mb`` param says (:func:`group_small_files`)."""
+    plans = [
         dl1_plan(
             block["dl0"],
             block["output"],
@@ -335,6 +419,7 @@ def plan_night_dl1(
         )
         for block, found in zip(blocks, coefficients, strict=True)
     ]
+    return group_small_files(plans, params.get("group_small_files_mb") or 0)
 
 
 # --------------------------------------------------------------------------------------------

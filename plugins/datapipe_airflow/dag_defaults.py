@@ -1,8 +1,8 @@
 """What every campaign DAG shares: its default task arguments and its common params.
 
 A DAG takes :data:`DEFAULT_ARGS` and builds its params from the factories here, adding its own;
-so retries, ownership and the meaning of ``campaign``, ``version``, ``dl1_config`` and
-``wait_timeout_hours`` are the same in every campaign.
+so retries, ownership and the meaning of ``campaign``, ``version``, ``dl1_config``,
+``wait_timeout_hours`` and ``group_small_files_mb`` are the same in every campaign.
 """
 
 from __future__ import annotations
@@ -71,11 +71,28 @@ def wait_timeout_param(hours: float, what: str) -> Param:
     )
 
 
+def group_small_files_param() -> Param:
+    """Pack DL0 files smaller than this many MB into one ``dl0_to_dl1`` task (0: one per file)."""
+    return Param(
+        0,
+        type="number",
+        minimum=0,
+        title="Group small files (MB)",
+        description=(
+            "DL0 files smaller than this (MB) are packed into dl0_to_dl1 tasks of up to this "
+            "total size, each file still its own DL1 product with its own lineage; the task's "
+            "fixed cost (start-up, catalog) is paid once per group. 0: one task per file."
+        ),
+    )
+
+
 def common_params(campaign: str, wait_hours: float, wait_for: str) -> dict[str, Param]:
-    """The params every campaign DAG has: campaign, version, dl1_config, wait_timeout_hours."""
+    """The params every campaign DAG has: campaign, version, dl1_config, wait_timeout_hours,
+    group_small_files_mb."""
     return {
         "campaign": campaign_param(campaign),
         "version": version_param(),
         "dl1_config": dl1_config_param(),
         "wait_timeout_hours": wait_timeout_param(wait_hours, wait_for),
+        "group_small_files_mb": group_small_files_param(),
     }

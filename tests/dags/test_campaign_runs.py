@@ -98,6 +98,51 @@ def test_simulation_processing_end_to_end(airflow_db, world):
         assert str(dl0) in ancestors
 
 
+def test_grouped_small_files_give_the_products_of_one_task_per_file(airflow_db, world, tmp_path):
+    from datapipe_ops.calib.stage import dl0_to_dl1
+
+    dag = load("simulation_processing")
+    run = dag.test(
+        run_conf={
+            "dataset": world["production"],
+            "campaign": "sim-grouped",
+            "version": "v1",
+            "wait_timeout_hours": 0.05,
+            "group_small_files_mb": 1000,
+        }
+    )
+    states = task_states(run)
+    assert run.state == "success", states
+    assert states["dl0_to_dl1"] == ["success"]  # both files in one task
+    products = {p.path: p for p in registered(world["catalog"], "DL1", "sim-grouped")}
+    assert len(products) == 2
+    bdms = world["data"] / "bdms" / world["production"]
+    for path, product in products.items():
+        assert product.task_id == "dl0_to_dl1" and product.run_id == run.run_id
+        dl0 = bdms / Path(path).name.replace("dl1", "dl0")
+        assert str(dl0) in lineage_paths(world["catalog"], path)
+        alone = tmp_path / Path(path).name  # what a task of its own writes
+        coefficients = next(bdms.glob(dl0.name.replace(".dl0.h5", "*coefficients*")))
+        dl0_to_dl1(dl0, alone, coefficients, register=False)
+        assert _contents(Path(path)) == _contents(alone)
+
+
+def _contents(path: Path) -> dict:
+    """Every dataset's bytes of a product, its provenance left out."""
+    import h5py
+
+    found = {}
+    with h5py.File(path) as h5:
+        h5.visititems(
+            lambda name, node: (
+                found.__setitem__(name, node[()].tobytes())
+                if isinstance(node, h5py.Dataset) and not name.startswith("provenance")
+                else None
+            )
+        )
+    return found
+
+
 @pytest.mark.requirement("DPPS-DP-R-021", "DPPS-DP-R-131")
 def test_observation_processing_end_to_end(airflow_db, world):
     dag = load("observation_processing")

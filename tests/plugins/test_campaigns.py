@@ -115,3 +115,75 @@ def test_one_coefficients_file_per_block():
     assert campaigns.single_coefficients_file({"1": "/c.h5", "2": "/c.h5"}, "b") == "/c.h5"
     with pytest.raises(CampaignError, match="coefficients are in 2 files"):
         campaigns.single_coefficients_file({"1": "/c.h5", "2": "/d.h5"}, "b")
+
+
+def _plans(sizes_mb, coefficients=True):
+    entries = [
+        {"name": f"r{i}.dl0.h5", "path": f"/d/r{i}.dl0.h5", "size": s and s * 10**6}
+        for i, s in enumerate(sizes_mb)
+    ]
+    return [
+        campaigns.dl1_plan(e, f"/o/r{i}.dl1.h5", "c", f"/d/r{i}.c.h5" if coefficients else None,
+                           None)
+        for i, e in enumerate(entries)
+    ]  # fmt: skip
+
+
+def test_small_files_are_packed_into_groups_up_to_the_limit():
+    plans = _plans([10, 30, 50, 200, 45, None, 5])
+    assert campaigns.group_small_files(plans, 0) == plans  # 0: one task per file
+    groups = campaigns.group_small_files(plans, 100)
+    # 10+30+50 = 90 ≤ 100; 200 MB and the unknown size alone; 45+5 = 50 (the 200 MB file
+    # does not close the open group)
+    assert [campaigns.plan_inputs(g) for g in groups] == [
+        [plans[i]["input"] for i in (0, 1, 2)],
+        [plans[3]["input"]],
+        [plans[4]["input"], plans[6]["input"]],
+        [plans[5]["input"]],
+    ]
+    assert groups[1] == plans[3]  # a group of one is the file's own plan
+    first = groups[0]["dl0_to_dl1"]
+    assert first["outputs"] == ["/o/r0.dl1.h5", "/o/r1.dl1.h5", "/o/r2.dl1.h5"]
+    assert first["command"] == [
+        "dl0-to-dl1",
+        "--input", "/d/r0.dl0.h5", "--output", "/o/r0.dl1.h5",
+        "--input", "/d/r1.dl0.h5", "--output", "/o/r1.dl1.h5",
+        "--input", "/d/r2.dl0.h5", "--output", "/o/r2.dl1.h5",
+        "--quiet",
+        "--coefficients", "/d/r0.c.h5", "--coefficients", "/d/r1.c.h5",
+        "--coefficients", "/d/r2.c.h5",
+        "--campaign", "c", "--overwrite",
+    ]  # fmt: skip
+    assert campaigns.dl0_to_dl1_step(groups[0]) is first
+    # every DL0 file of every group is registered as an input
+    step = campaigns.register_inputs_command(groups, "c", "simulation")
+    registered = [json.loads(a) for a in step["command"][7::2]]
+    assert [r["path"] for r in registered] == [f"/d/r{i}.dl0.h5" for i in (0, 1, 2, 3, 4, 6, 5)]
+
+
+def test_a_group_never_exceeds_the_limit_and_mixes_no_coefficient_kinds():
+    groups = campaigns.group_small_files(_plans([60, 60, 39.9]), 100)
+    assert [len(campaigns.plan_inputs(g)) for g in groups] == [1, 2]
+    mixed = _plans([1, 1], coefficients=False) + _plans([1], coefficients=True)
+    groups = campaigns.group_small_files(mixed, 100)
+    assert [len(campaigns.plan_inputs(g)) for g in groups] == [2, 1]
+    assert "--coefficients" not in groups[0]["dl0_to_dl1"]["command"]
+
+
+def test_production_planning_groups_small_files_as_the_param_says(tmp_path):
+    summary = {
+        "dataset": "sim/p",
+        "files": [
+            {"name": f"r{i}.dl0.h5", "path": f"/b/r{i}.dl0.h5", "level": "DL0", "size": 2000}
+            for i in range(3)
+        ],
+    }
+    params = {"campaign": "c", "version": "v1", "dl1_config": ""}
+    ungrouped = campaigns.plan_production(summary, params, tmp_path, "0.1.0")
+    assert len(ungrouped) == 3
+    grouped = campaigns.plan_production(
+        summary, {**params, "group_small_files_mb": 0.005}, tmp_path, "0.1.0"
+    )
+    assert [len(campaigns.plan_inputs(g)) for g in grouped] == [2, 1]
+    outputs = [o for g in grouped for o in g["dl0_to_dl1"]["outputs"]]
+    assert outputs == [o for p in ungrouped for o in p["dl0_to_dl1"]["outputs"]]
