@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from benchmark_checks import assert_plots_drawn, verdicts
 
 from datapipe_ops.benchmarks.stage import SUMMARY_FILE, run_benchmark
 
 
+@pytest.mark.requirement("DPPS-DP-R-080")
 def test_dl0_benchmark(dl1_runs, tmp_path):
     inputs = [run["dl0"] for run in dl1_runs]
     done = run_benchmark("dl0", inputs, tmp_path / "dl0", register=False)
@@ -23,6 +25,7 @@ def test_dl0_benchmark(dl1_runs, tmp_path):
     assert "not comparable" not in verdicts(tmp_path / "ab").values()
 
 
+@pytest.mark.requirement("DPPS-DP-R-080")
 def test_dl1_benchmark_and_itself(dl1_runs, tmp_path):
     inputs = [run["dl1"] for run in dl1_runs]
     done = run_benchmark("dl1", inputs, tmp_path / "dl1", register=False)

@@ -68,6 +68,7 @@ def campaign(toy, tmp_path):
     return {"url": url, "products": products, "files": files}
 
 
+@pytest.mark.requirement("DPPS-DP-R-083")
 def test_report_is_self_contained_and_registered(toy, campaign, tmp_path):
     bench = campaign["products"] / "benchmarks"
     run_benchmark("dl2", campaign["files"], bench / "dl2", register=False)

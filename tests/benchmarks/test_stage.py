@@ -18,6 +18,7 @@ from datapipe_ops.cli.main import main
 from datapipe_ops.errors import InputFileError, OutputError
 
 
+@pytest.mark.requirement("DPPS-DP-R-081", "DPPS-DP-R-082")
 @pytest.mark.parametrize("level", ["models", "dl2", "irf", "dl3"])
 def test_benchmark_writes_numbers_and_plots(toy, tmp_path, level):
     inputs = toy["irf"] if level == "irf" else toy["dl3"] if level == "dl3" else toy["dl2"]
@@ -48,6 +49,7 @@ def test_the_toy_response_is_measured(toy, tmp_path):
     assert auc["n_events_gamma"] > 1000
 
 
+@pytest.mark.requirement("DPPS-DP-R-081", "DPPS-DP-R-082")
 @pytest.mark.parametrize("level", ["dl2", "irf", "dl3"])
 def test_a_benchmark_against_itself_is_no_change(toy, tmp_path, level):
     inputs = toy["irf"] if level == "irf" else toy["dl3"] if level == "dl3" else toy["dl2"]
@@ -60,6 +62,7 @@ def test_a_benchmark_against_itself_is_no_change(toy, tmp_path, level):
         assert_plots_drawn(out)
 
 
+@pytest.mark.requirement("DPPS-DP-R-081")
 def test_a_worse_angular_resolution_is_worse(toy, tmp_path):
     run_benchmark("dl2", toy["dl2"], tmp_path / "good", register=False)
     run_benchmark(
@@ -79,6 +82,7 @@ def test_a_worse_angular_resolution_is_worse(toy, tmp_path):
     assert verdicts(tmp_path / "back")["angular_resolution"] == "better"
 
 
+@pytest.mark.requirement("DPPS-DP-R-082")
 def test_a_smaller_effective_area_is_worse(toy, tmp_path, capsys):
     code = main(
         [

@@ -56,6 +56,7 @@ def small_campaign(tmp_path_factory):
         yield {"data": data, "catalog": url}
 
 
+@pytest.mark.requirement("DPPS-DP-R-083")
 def test_benchmarking_runs_benchmarks_and_report(airflow_db, small_campaign):
     from airflow.dag_processing.dagbag import DagBag
 

@@ -98,6 +98,7 @@ def test_simulation_processing_end_to_end(airflow_db, world):
         assert str(dl0) in ancestors
 
 
+@pytest.mark.requirement("DPPS-DP-R-136")
 def test_grouped_small_files_give_the_products_of_one_task_per_file(airflow_db, world, tmp_path):
     from datapipe_ops.calib.stage import dl0_to_dl1
 

@@ -13,6 +13,7 @@ from testkit import dl3_chain as chain_kit
 from testkit import spectrum
 
 
+@pytest.mark.requirement("DPPS-DP-R-123")
 def test_fitted_spectrum_matches_the_injected_one(dl3_chain, tmp_path):
     config = dl3_chain["observation"]
     truth = chain_kit.injected_power_law(config)

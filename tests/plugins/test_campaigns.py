@@ -129,6 +129,7 @@ def _plans(sizes_mb, coefficients=True):
     ]  # fmt: skip
 
 
+@pytest.mark.requirement("DPPS-DP-R-136")
 def test_small_files_are_packed_into_groups_up_to_the_limit():
     plans = _plans([10, 30, 50, 200, 45, None, 5])
     assert campaigns.group_small_files(plans, 0) == plans  # 0: one task per file
@@ -170,6 +171,7 @@ def test_a_group_never_exceeds_the_limit_and_mixes_no_coefficient_kinds():
     assert "--coefficients" not in groups[0]["dl0_to_dl1"]["command"]
 
 
+@pytest.mark.requirement("DPPS-DP-R-136")
 def test_production_planning_groups_small_files_as_the_param_says(tmp_path):
     summary = {
         "dataset": "sim/p",

@@ -80,6 +80,7 @@ def _observation_mean_zenith(dl2) -> float:
     return float(np.mean(90.0 - pointing["array_altitude"][inside].to_value(u.deg)))
 
 
+@pytest.mark.requirement("DPPS-DP-R-141")
 def test_tailored_irf_written_registered_and_usable_for_dl3(inputs, small_config, tmp_path, capsys):
     work = tmp_path / "work"
     output = tmp_path / "obs_tailored.irf.fits.gz"
@@ -129,6 +130,7 @@ def test_tailored_irf_written_registered_and_usable_for_dl3(inputs, small_config
     _one_line(code, err, "exists")
 
 
+@pytest.mark.requirement("DPPS-DP-R-141")
 def test_another_model_set_is_refused(inputs, small_config, tmp_path, capsys):
     other = tmp_path / "other_set"
     other.mkdir()
@@ -166,6 +168,7 @@ def test_output_that_is_an_input_is_refused(inputs, small_config, capsys):
     _one_line(code, err, "is also an input")
 
 
+@pytest.mark.requirement("DPPS-DP-R-141")
 def test_a_failure_mid_production_leaves_nothing_behind(
     inputs, small_config, tmp_path, capsys, monkeypatch
 ):
