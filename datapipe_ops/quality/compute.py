@@ -268,17 +268,11 @@ def _dl2(h5file, times: EventTimes, config: QualityConfig) -> list[Metric]:
         for algorithm in sorted(h5file[group]):
             if algorithm.endswith("__table_column_meta__"):
                 continue
-            rows = np.concatenate(
-                list(
-                    iter_columns(
-                        h5file[f"{group}/{algorithm}"],
-                        ("event_id", "is_valid"),
-                        config.chunk_size * 100,
-                    )
-                )
-                or [np.zeros(0, [("event_id", "i8"), ("is_valid", "?")])]
-            )
-            valid = np.asarray(rows["is_valid"], bool)
+            dset = h5file[f"{group}/{algorithm}"]
+            columns = ("event_id", f"{algorithm}_is_valid")
+            parts = list(iter_columns(dset, columns, config.chunk_size * 100))
+            rows = np.concatenate(parts) if parts else read_columns(dset, columns, 0, 0)
+            valid = np.asarray(rows[columns[1]], bool)
             fractions[f"{kind}_{algorithm}"] = float(valid.mean()) if valid.size else math.nan
             if kind == "geometry" and valid_ids is None:
                 valid_ids = np.asarray(rows["event_id"][valid], np.int64)

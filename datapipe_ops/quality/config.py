@@ -52,7 +52,8 @@ def default_thresholds() -> dict[str, Threshold]:
         "valid_image_fraction": _below(0.30, 0.10),
         "intensity_variability": _above(0.15, 0.40),
         "cosmic_rate_variability": _above(0.10, 0.25),
-        "valid_reconstruction_fraction": _below(0.70, 0.40),
+        "valid_reconstruction_fraction": _below(0.40, 0.20),
+        "reconstructed_rate_variability": _above(0.10, 0.25),
         "event_rate_variability": _above(0.10, 0.25),
         "excess_rate_variability": _above(0.30, 0.60),
     }

@@ -110,22 +110,34 @@ def time_bins(times_s: np.ndarray, start_s: float, stop_s: float, n_bins: int) -
     if width <= 0:
         return np.full(times_s.shape, -1, np.int64)
     index = np.floor((times_s - start_s) / width).astype(np.int64)
+    index[(times_s < start_s) | (times_s > stop_s)] = -1
     index[index == n_bins] = n_bins - 1  # the last event sits on the upper edge
-    index[(index < 0) | (index >= n_bins)] = -1
     return index
+
+
+#: how many standard errors of the sample variance a spread must exceed the statistical one by
+#: before it counts (keeps a steady product of a few hundred events from looking unstable)
+SIGNIFICANCE = 3.0
 
 
 def excess_variability(values: np.ndarray, variances: np.ndarray) -> float:
     """Spread of ``values`` (one per bin) beyond their statistical ``variances``, relative to
-    their mean: ``sqrt(max(var(values) - mean(variances), 0)) / mean(values)``; NaN for fewer
-    than two bins or a mean that is not positive."""
+    their mean.
+
+    ``sqrt(max(var(values) - v - SIGNIFICANCE * v * sqrt(2 / (n - 1)), 0)) / mean(values)``
+    with ``v = mean(variances)`` and ``n`` bins: the part of the spread that counting
+    statistics do not explain at :data:`SIGNIFICANCE` standard errors of the sample variance.
+    NaN for fewer than two bins or a mean that is not positive.
+    """
     values = np.asarray(values, np.float64)
-    if values.size < 2:
+    n = values.size
+    if n < 2:
         return math.nan
     mean = float(values.mean())
     if not mean > 0:
         return math.nan
-    spread = float(values.var(ddof=1)) - float(np.mean(variances))
+    expected = float(np.mean(variances))
+    spread = float(values.var(ddof=1)) - expected * (1.0 + SIGNIFICANCE * math.sqrt(2 / (n - 1)))
     return math.sqrt(max(spread, 0.0)) / mean
 
 
