@@ -20,9 +20,9 @@ from datapipe_ops import __version__
 from datapipe_ops.catalog.models import QualityFlag
 from datapipe_ops.config import config_hash, resolved_config
 from datapipe_ops.errors import InputFileError
-from datapipe_ops.io import open_product
 from datapipe_ops.io.atomic import atomic_output
 from datapipe_ops.io.outputs import absolute_path, check_output
+from datapipe_ops.preflight import preflight
 from datapipe_ops.quality.compute import LEVELS, Measurement, measure
 from datapipe_ops.quality.config import QualityConfig
 from datapipe_ops.quality.metrics import worst
@@ -54,20 +54,14 @@ def default_output(product: str | Path) -> Path:
     return product.with_name(f"{name}.quality.json")
 
 
-def check_input(path: Path, level: str) -> None:
-    """The input exists and is a product of ``level`` (DL3: a FITS event list)."""
-    if level != "DL3":
-        with open_product(path, level=level):
-            return
+def check_dl3(path: Path) -> None:
+    """The input exists and is a FITS file (gzipped or not); its HDUs are checked on reading."""
     if not path.is_file():
         raise InputFileError("does not exist", path=path)
     with path.open("rb") as handle:
-        start = handle.read(2)
-    if start == b"\x1f\x8b":  # gzip: astropy opens it
-        return
-    with path.open("rb") as handle:
-        if not handle.read(30).startswith(b"SIMPLE  ="):
-            raise InputFileError("is not a FITS file", path=path)
+        start = handle.read(30)
+    if not (start.startswith(b"\x1f\x8b") or start.startswith(b"SIMPLE  =")):
+        raise InputFileError("is not a FITS file", path=path)
 
 
 def report(path: Path, measured: Measurement, config: QualityConfig) -> dict[str, Any]:
@@ -119,13 +113,14 @@ def quality(
     if level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
     input_path = absolute_path(input_path)
-    check_input(input_path, level)
-    output = check_output(output or default_output(input_path), [input_path], overwrite)
-    if register:
-        from datapipe_ops.catalog import Catalog
-
-        with Catalog(catalog_url) as catalog:
-            catalog.check_ready()
+    output = output or default_output(input_path)
+    if level == "DL3":  # a FITS event list: preflight opens HDF5 products only
+        check_dl3(input_path)
+        output = check_output(output, [input_path], overwrite)
+        preflight({}, [], register=register, catalog_url=catalog_url)
+    else:
+        output = preflight({input_path: level}, [output], overwrite=overwrite,
+                           register=register, catalog_url=catalog_url)[0]  # fmt: skip
     measured = measure(input_path, level, config)
     content = report(input_path, measured, config)
     existed = output.exists()
