@@ -22,7 +22,9 @@ Report = Annotated[
 ]
 
 
-def _run(level: str, input_path, config, output, overwrite, catalog, no_register) -> None:
+def _run(
+    level: str, input_path, config, output, overwrite, catalog, no_register, coefficients=None
+) -> None:
     from datapipe_ops.config import load_config
     from datapipe_ops.quality.config import QualityConfig
     from datapipe_ops.quality.stage import quality
@@ -36,6 +38,7 @@ def _run(level: str, input_path, config, output, overwrite, catalog, no_register
         overwrite=overwrite,
         register=not no_register,
         catalog_url=catalog,
+        coefficients=coefficients,
     )
     registered = "" if summary.product_id is None else f", catalog id {summary.product_id}"
     typer.echo(
@@ -65,7 +68,29 @@ def _command(level: str):
     return command
 
 
-for _level in ("dl0", "dl1", "dl2", "dl3"):
+@app.command("dl0")
+def dl0(
+    input_path: Input,
+    coefficients: Annotated[
+        Path | None,
+        typer.Option(
+            "--coefficients",
+            help="CalibPipe coefficients covering the events: compare the pedestals with theirs.",
+        ),
+    ] = None,
+    config: Config = None,
+    catalog: Catalog = None,
+    output: Report = None,
+    overwrite: Overwrite = False,
+    no_register: NoRegister = False,
+) -> None:
+    """The quality metrics of one DL0 product: writes <product>.quality.json, records the
+    metrics and the product's flag (worst of good/warning/bad) in the catalog. Exit 0
+    whatever the flag."""
+    _run("DL0", input_path, config, output, overwrite, catalog, no_register, coefficients)
+
+
+for _level in ("dl1", "dl2", "dl3"):
     app.command(_level)(_command(_level.upper()))
 
 

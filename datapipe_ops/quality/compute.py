@@ -58,14 +58,20 @@ class Measurement:
     time_stop: datetime | None = None
 
 
-def measure(path: Path, level: str, config: QualityConfig) -> Measurement:
-    """The metrics of the ``level`` product at ``path``."""
+def measure(
+    path: Path, level: str, config: QualityConfig, coefficients: Path | None = None
+) -> Measurement:
+    """The metrics of the ``level`` product at ``path``; for DL0 with the CalibPipe
+    ``coefficients`` product, also the pedestal's deviation from theirs."""
     level = level.upper()
     if level == "DL3":
         return measure_dl3(path, config)
     with open_product(path, level=level) as h5file:
         times = event_times(h5file, config.chunk_size)
-        measured = {"DL0": _dl0, "DL1": _dl1, "DL2": _dl2}[level](h5file, times, config)
+        if level == "DL0":
+            measured = _dl0(h5file, times, config, coefficients)
+        else:
+            measured = {"DL1": _dl1, "DL2": _dl2}[level](h5file, times, config)
         obs_id = h5file.attrs.get("obs_id")
     result = Measurement(level, measured, None if obs_id is None else int(obs_id))
     if times.mjd.size:
@@ -113,20 +119,32 @@ def _pixel_flags(noise: np.ndarray, config: QualityConfig) -> tuple[float, float
 # DL0
 
 
-def _dl0(h5file, times: EventTimes, config: QualityConfig) -> list[Metric]:
+def _dl0(h5file, times: EventTimes, config: QualityConfig, coefficients=None) -> list[Metric]:
+    tel_ids = layout.tel_ids_in(h5file, layout.WAVEFORMS)
+    calibration = {}
+    if coefficients is not None and tel_ids and times.mjd.size:
+        from astropy.time import Time
+
+        from datapipe_ops.io.coefficients import load_coefficients
+
+        span = Time([times.start_mjd, times.stop_mjd], format="mjd", scale="tai")
+        calibration = load_coefficients(coefficients, tel_ids, span[0], span[1])
     values: dict[str, dict[int, float]] = {}
-    for tel in layout.tel_ids_in(h5file, layout.WAVEFORMS):
-        for name, value in _dl0_telescope(h5file, tel, times, config).items():
+    for tel in tel_ids:
+        measured = _dl0_telescope(h5file, tel, times, config, calibration.get(tel))
+        for name, value in measured.items():
             values.setdefault(name, {})[tel] = value
     units = {"pedestal_mean": "adu", "pedestal_drift": "adu", "noise_rms": "adu",
-             "trigger_rate": "Hz"}  # fmt: skip
+             "trigger_rate": "Hz", "pedestal_offset_deviation": "adu"}  # fmt: skip
     metrics = _common(times, config)
     for name, per_tel in values.items():
         metrics += per_telescope(name, per_tel, units.get(name), config)
     return metrics
 
 
-def _dl0_telescope(h5file, tel: int, times: EventTimes, config: QualityConfig) -> dict:
+def _dl0_telescope(
+    h5file, tel: int, times: EventTimes, config: QualityConfig, calibration=None
+) -> dict:
     dset = h5file[layout.tel_path(layout.WAVEFORMS, tel)]
     if dset.ndim == 4:  # (events, channels, pixels, samples): the high-gain channel
         shape = (dset.shape[0], dset.shape[2], dset.shape[3])
@@ -166,7 +184,12 @@ def _dl0_telescope(h5file, tel: int, times: EventTimes, config: QualityConfig) -
         )
     dead, hot = _pixel_flags(std_sum / max(n_events, 1), config)
     rate, rate_var = rate_variability(seconds, 0.0, times.duration_s, config)
-    return {
+    result = (
+        {}
+        if calibration is None
+        else _against_calibration(mean_sum / max(n_events, 1), calibration, h5file.filename)
+    )
+    return result | {
         "pedestal_mean": float(pedestal.mean()) if n_events else math.nan,
         "pedestal_drift": _drift(seconds, pedestal, times.duration_s, config),
         "noise_rms": float(noise.mean()) if n_events else math.nan,
@@ -175,6 +198,24 @@ def _dl0_telescope(h5file, tel: int, times: EventTimes, config: QualityConfig) -
         "hot_pixel_fraction": hot,
         "trigger_rate": rate,
         "trigger_rate_variability": rate_var,
+    }
+
+
+def _against_calibration(pedestal: np.ndarray, calibration, path) -> dict:
+    """The measured per-pixel pedestal against CalibPipe's (high-gain channel): the median
+    absolute deviation over the pixels CalibPipe did not mask, and the masked fraction."""
+    reference = np.asarray(calibration.pedestal_offset)[0]
+    masked = np.asarray(calibration.outlier_mask)[0].astype(bool)
+    if reference.shape != pedestal.shape:
+        raise InputFileError(
+            f"telescope {calibration.tel_id}: {reference.size} pixels in the coefficients, "
+            f"{pedestal.size} in the waveforms",
+            path=path,
+        )
+    deviation = np.abs(pedestal - reference)[~masked]
+    return {
+        "pedestal_offset_deviation": float(np.median(deviation)) if deviation.size else math.nan,
+        "calibration_outlier_fraction": float(masked.mean()),
     }
 
 

@@ -46,6 +46,8 @@ def default_thresholds() -> dict[str, Threshold]:
     return {
         "pedestal_drift": _above(2.0, 5.0),
         "noise_variability": _above(0.10, 0.25),
+        "pedestal_offset_deviation": _above(1.0, 3.0),
+        "calibration_outlier_fraction": _above(0.02, 0.10),
         "dead_pixel_fraction": _above(0.02, 0.10),
         "hot_pixel_fraction": _above(0.01, 0.05),
         "trigger_rate_variability": _above(0.10, 0.25),

@@ -77,7 +77,8 @@ def per_telescope(
     name: str, values: dict[int, float], unit: str | None, config: QualityConfig
 ) -> list[Metric]:
     """One metric per telescope (``<name>.tel_NNN``) and the product's ``<name>``: the value of
-    the worst telescope (largest for an ``above`` threshold, smallest for ``below``)."""
+    the worst telescope (largest for an ``above`` threshold, smallest for ``below``), or the
+    mean over the telescopes for a metric that is not judged (a rate, a mean intensity)."""
     metrics = [
         metric(f"{name}.tel_{tel:03d}", v, unit, config) for tel, v in sorted(values.items())
     ]
@@ -85,7 +86,9 @@ def per_telescope(
     threshold = config.threshold(name)
     if not finite:
         overall = math.nan
-    elif threshold is not None and threshold.direction == "below":
+    elif threshold is None:
+        overall = float(np.mean(finite))
+    elif threshold.direction == "below":
         overall = min(finite)
     else:
         overall = max(finite)

@@ -96,8 +96,12 @@ def quality(
     overwrite: bool = False,
     register: bool = True,
     catalog_url: str | None = None,
+    coefficients: str | Path | None = None,
 ) -> QualitySummary:
     """Measure the ``level`` product ``input_path``, write its report and record it.
+
+    For DL0, ``coefficients`` (a CalibPipe coefficients product covering the events) adds the
+    pedestal's deviation from CalibPipe's and the fraction of pixels CalibPipe masks.
 
     Raises
     ------
@@ -119,10 +123,17 @@ def quality(
         output = check_output(output, [input_path], overwrite)
         preflight({}, [], register=register, catalog_url=catalog_url)
     else:
-        output = preflight({input_path: level}, [output], overwrite=overwrite,
+        inputs: dict[Path, str] = {input_path: level}
+        if coefficients is not None:
+            if level != "DL0":
+                raise InputFileError("coefficients are compared with DL0 only", path=coefficients)
+            coefficients = absolute_path(coefficients)
+            inputs[coefficients] = "CALIBRATION"
+        output = preflight(inputs, [output], overwrite=overwrite,
                            register=register, catalog_url=catalog_url)[0]  # fmt: skip
-    measured = measure(input_path, level, config)
+    measured = measure(input_path, level, config, coefficients)
     content = report(input_path, measured, config)
+    content["coefficients"] = None if coefficients is None else str(coefficients)
     existed = output.exists()
     with atomic_output(output) as tmp:
         tmp.write_text(json.dumps(content, indent=2, allow_nan=False) + "\n")

@@ -129,3 +129,21 @@ def test_good_time_per_bin():
     edges = np.array([0.0, 10.0, 20.0, 30.0])
     exposure = gti_exposure(edges, np.array([0.0, 15.0]), np.array([5.0, 30.0]))
     assert exposure.tolist() == [5.0, 5.0, 10.0]
+
+
+def test_pedestal_against_calibpipe(dl1_runs, run_copy):
+    coefficients = dl1_runs[0]["coefficients"]
+    metrics = by_name(measure(dl1_runs[0]["dl0"], "DL0", QualityConfig(), coefficients))
+    assert metrics["pedestal_offset_deviation"].value < 0.5
+    assert metrics["pedestal_offset_deviation"].flag is QualityFlag.GOOD
+    with h5py.File(coefficients) as h5file:
+        mask = h5file[layout.tel_path(layout.COEFFICIENTS, 3)][:]["outlier_mask"][0, 0]
+    assert metrics["calibration_outlier_fraction.tel_003"].value == pytest.approx(mask.mean())
+    # the camera's baseline moved by 5 counts since CalibPipe measured it
+    with h5py.File(run_copy["dl0"], "r+") as h5file:
+        waves = h5file[layout.tel_path(layout.WAVEFORMS, 1)]
+        waves[...] = waves[...] + np.uint16(5)
+    metrics = by_name(measure(run_copy["dl0"], "DL0", QualityConfig(), coefficients))
+    assert metrics["pedestal_offset_deviation.tel_001"].value == pytest.approx(5, abs=0.5)
+    assert metrics["pedestal_offset_deviation"].flag is QualityFlag.BAD
+    assert metrics["pedestal_offset_deviation.tel_002"].flag is QualityFlag.GOOD
