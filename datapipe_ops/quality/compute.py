@@ -25,7 +25,7 @@ import numpy as np
 from datapipe_ops.errors import InputFileError
 from datapipe_ops.io import layout, open_product
 from datapipe_ops.quality.config import QualityConfig
-from datapipe_ops.quality.kernels import clipped_charge_squares, pedestal_window_stats
+from datapipe_ops.quality.kernels import clipped_charge_moments, pedestal_window_stats
 from datapipe_ops.quality.metrics import (
     Metric,
     binned_mean_variability,
@@ -282,17 +282,20 @@ def _dl1_telescope(h5file, tel: int, times: EventTimes, config: QualityConfig) -
 
 
 def _dl1_pixels(dset, config: QualityConfig) -> tuple[float, float]:
-    """Dead and hot pixels of one camera from its DL1 images (noise clipped at 10 p.e.)."""
-    total, n_events = None, 0
+    """Dead and hot pixels of one camera from its DL1 images: each pixel's charge spread over
+    the events, the charge clipped at 10 p.e. so that shower light barely counts."""
+    sums, squares, n_events = None, None, 0
     for rows in iter_columns(dset, ["image"], config.chunk_size):
         images = np.ascontiguousarray(rows["image"], dtype=np.float32)
-        if total is None:
-            total = np.zeros(images.shape[1])
-        clipped_charge_squares(images, 10.0, total)
+        if sums is None:
+            sums, squares = np.zeros(images.shape[1]), np.zeros(images.shape[1])
+        clipped_charge_moments(images, 10.0, sums, squares)
         n_events += images.shape[0]
-    if total is None or n_events == 0:
+    if sums is None or n_events < 2:
         return math.nan, math.nan
-    return _pixel_flags(np.sqrt(total / n_events), config)
+    mean = sums / n_events
+    variance = np.clip(squares / n_events - mean**2, 0.0, None)
+    return _pixel_flags(np.sqrt(variance), config)
 
 
 # --------------------------------------------------------------------------------------------

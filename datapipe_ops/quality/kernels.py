@@ -47,13 +47,15 @@ def pedestal_window_stats(
 
 
 @njit(cache=True)
-def clipped_charge_squares(images: np.ndarray, clip: float, pixel_sum: np.ndarray) -> None:
-    """Add each pixel's squared charge, clipped at ``clip`` p.e., over a chunk of DL1 images
-    ``(n_events, n_pixels)`` to ``pixel_sum``: a noise measure that shower light barely moves."""
+def clipped_charge_moments(
+    images: np.ndarray, clip: float, pixel_sum: np.ndarray, pixel_squares: np.ndarray
+) -> None:
+    """Add each pixel's charge, clipped to ``[-clip, clip]`` p.e., and its square over a chunk
+    of DL1 images ``(n_events, n_pixels)`` to ``pixel_sum`` / ``pixel_squares``: the moments of a
+    noise measure that shower light barely moves."""
     n_events, n_pixels = images.shape
-    limit = clip * clip
     for event in range(n_events):
         for pixel in range(n_pixels):
-            value = float(images[event, pixel])
-            square = value * value
-            pixel_sum[pixel] += square if square < limit else limit
+            value = min(max(float(images[event, pixel]), -clip), clip)
+            pixel_sum[pixel] += value
+            pixel_squares[pixel] += value * value

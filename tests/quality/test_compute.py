@@ -147,3 +147,24 @@ def test_pedestal_against_calibpipe(dl1_runs, run_copy):
     assert metrics["pedestal_offset_deviation.tel_001"].value == pytest.approx(5, abs=0.5)
     assert metrics["pedestal_offset_deviation"].flag is QualityFlag.BAD
     assert metrics["pedestal_offset_deviation.tel_002"].flag is QualityFlag.GOOD
+
+
+def test_dl1_images_show_the_dead_pixels_of_their_dl0(dl1_runs, run_copy, tmp_path):
+    from datapipe_ops.calib.config import DL0ToDL1Config
+    from datapipe_ops.calib.stage import dl0_to_dl1
+
+    with h5py.File(dl1_runs[0]["coefficients"]) as h5file:
+        pedestal = h5file[layout.tel_path(layout.COEFFICIENTS, 2)][0]["pedestal_offset"][0]
+    with h5py.File(run_copy["dl0"], "r+") as h5file:
+        waves = h5file[layout.tel_path(layout.WAVEFORMS, 2)]
+        data = waves[...]
+        dead = np.arange(3, data.shape[1], 10)  # 10 %: no signal, no noise, just the baseline
+        data[:, dead, :] = np.round(pedestal[dead]).astype(np.uint16)[np.newaxis, :, np.newaxis]
+        waves[...] = data
+    dl1 = tmp_path / "images.dl1.h5"
+    config = DL0ToDL1Config(write_images=True)
+    dl0_to_dl1(run_copy["dl0"], dl1, dl1_runs[0]["coefficients"], config, register=False)
+    metrics = by_name(measure(dl1, "DL1", QualityConfig()))
+    assert metrics["dead_pixel_fraction.tel_002"].value == pytest.approx(0.1, abs=0.01)
+    assert metrics["dead_pixel_fraction.tel_002"].flag is QualityFlag.WARNING
+    assert metrics["hot_pixel_fraction.tel_002"].value == 0
