@@ -8,7 +8,7 @@ import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 from datapipe_airflow.campaigns import calibration_need
 from datapipe_airflow.dag_defaults import DEFAULT_ARGS, common_params
-from datapipe_airflow.segments import dl0_to_dl1_segment
+from datapipe_airflow.segments import dl0_to_dl1_segment, quality_segment
 from datapipe_airflow.sensors.bdms import BDMSDataArrivalSensor
 from datapipe_airflow.sensors.calibpipe import CalibPipeCoefficientsSensor
 
@@ -29,7 +29,9 @@ noon; its start date is the night, `YYYY-MM-DD` of the evening):
 6. **dl0_to_dl1** — one mapped task per block: the stage writes the DL1 file (`--overwrite`
    inside this version directory, so a retry is idempotent) and registers it with its lineage,
    the DAG run and task ids; a failed block blocks no other block;
-7. **report** — where the products are.
+7. **report** — where the products are;
+8. **quality_dl1** — one mapped task per DL1 file: `datapipe quality dl1` writes
+   `<product>.quality.json` and records the metrics and the product's quality flag in the catalog.
 
 **Reprocessing** is a backfill over a date range with a new `version` or `dl1_config` in the run
 conf, e.g. `airflow backfill create --dag-id observation_processing --from-date 2026-11-20
@@ -128,7 +130,8 @@ def observation_processing():
             return campaigns.plan_night_dl1(blocks, as_list(coefficients), params)
 
     plans = plan_dl1(blocks, wait_coefficients.output)
-    dl0_to_dl1_segment(plans, "observation")
+    dl1 = dl0_to_dl1_segment(plans, "observation")
+    quality_segment("DL1", dl1.output)
 
 
 observation_processing()

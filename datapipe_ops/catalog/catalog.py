@@ -663,6 +663,103 @@ class Catalog:
 
         return metric.model_copy(update={"product_id": self._write(work)})
 
+    def record_quality(
+        self,
+        product: ProductRef,
+        metrics: Iterable[tuple[str, Any, str | None, str | QualityFlag | None]],
+        flag: str | QualityFlag | None,
+    ) -> int:
+        """Record (or replace) several metrics ``(name, value, unit, flag)`` of a product and
+        set its quality flag, in one transaction; the product's id."""
+        now = _now()
+        rows = []
+        for name, value, unit, metric_flag in metrics:
+            try:
+                number, stored_unit = metric_value(value, unit)
+            except Exception as exc:  # not a number, or a unit that does not convert
+                raise CatalogError(
+                    f"metric {name!r}: bad value {value!r} ({exc})", path=_ref_label(product)
+                ) from None
+            metric = build(
+                QualityMetric, product_id=0, name=name, value=number, unit=stored_unit,
+                flag=metric_flag, created_at=now,
+            )  # fmt: skip
+            rows.append(_plain(metric.model_dump()) | {"value": nan_to_none(number)})
+        value = parse_flag(flag)
+        table = schema.quality_metrics
+
+        def work(conn: Connection) -> int:
+            product_id = _resolve(conn, product)
+            if rows:
+                insert = upsert_insert(conn, table)
+                changes = {k: insert.excluded[k] for k in ("value", "unit", "flag", "created_at")}
+                conn.execute(
+                    insert.on_conflict_do_update(
+                        index_elements=["product_id", "name"], set_=changes
+                    ),
+                    [row | {"product_id": product_id} for row in rows],
+                )
+            conn.execute(
+                sa.update(schema.products)
+                .where(_P.id == product_id)
+                .values(quality_flag=value and value.value, updated_at=now)
+            )
+            return product_id
+
+        return self._write(work)
+
+    def metric_trend(
+        self,
+        name: str,
+        campaign: str | None = None,
+        since: datetime | str | None = None,
+        level: str | None = None,
+        limit: int | None = None,
+    ) -> list[tuple[Product, QualityMetric]]:
+        """The values of metric ``name`` over the products that have a start time (of
+        ``campaign`` / ``level``, starting at or after ``since``), oldest first: one query.
+        With ``limit``, the newest ``limit`` values."""
+        table = schema.quality_metrics
+        conditions = [table.c.name == name, _P.time_start.is_not(None)]
+        if campaign:
+            conditions.append(_P.campaign == campaign)
+        if level:
+            conditions.append(_P.level == str(level).upper())
+        if since is not None:
+            conditions.append(_P.time_start >= utc_datetime(since))
+        metric_columns = [c.label(f"m_{c.name}") for c in table.c if c.name != "id"]
+        select = (
+            sa.select(schema.products, *metric_columns)
+            .join(table, table.c.product_id == _P.id)
+            .where(*conditions)
+            .order_by(_P.time_start.desc(), _P.id.desc())
+            .limit(limit)
+        )
+
+        def work(conn: Connection) -> list[tuple[Product, QualityMetric]]:
+            found = []
+            for row in conn.execute(select):
+                values = dict(row._mapping)
+                metric = {k[2:]: values.pop(k) for k in list(values) if k.startswith("m_")}
+                found.append((Product.model_validate(values), _metric(metric)))
+            return found[::-1]
+
+        return self._read(work)
+
+    def metric_names(self, campaign: str | None = None) -> list[str]:
+        """The names of the metrics recorded for products with a start time (of ``campaign``)."""
+        table = schema.quality_metrics
+        select = (
+            sa.select(table.c.name)
+            .distinct()
+            .join(schema.products, table.c.product_id == _P.id)
+            .where(_P.time_start.is_not(None))
+            .order_by(table.c.name)
+        )
+        if campaign:
+            select = select.where(_P.campaign == campaign)
+        return self._read(lambda conn: list(conn.scalars(select)))
+
     def quality_metrics(self, product: ProductRef) -> list[QualityMetric]:
         """The metrics of a product, by name."""
         table = schema.quality_metrics

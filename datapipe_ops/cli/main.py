@@ -46,6 +46,7 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("dl2-to-dl3", "datapipe_ops.cli.dl3", "dl2_to_dl3"),
     ("benchmark", "datapipe_ops.cli.benchmark", "app"),
     ("report", "datapipe_ops.cli.report", "report"),
+    ("quality", "datapipe_ops.cli.quality", "app"),
 ]
 
 app = typer.Typer(

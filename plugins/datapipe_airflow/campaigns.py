@@ -303,6 +303,23 @@ def dl0_to_dl1_step(plan: Mapping[str, Any]) -> Any:
     return plan["dl0_to_dl1"]
 
 
+def quality_plans(outputs: Iterable[Iterable[str]], level: str) -> list[dict[str, Any]]:
+    """One ``datapipe quality <level>`` command per product of ``outputs`` (the output lists of
+    the mapped stage tasks that wrote them): ``[{"command": [...], "outputs": [<json>]}]``.
+
+    The report goes beside the product (``<product>.quality.json``) with ``--overwrite``: it
+    lies in the run's own version directory, so a retry replaces what a failed attempt left.
+    """
+    from datapipe_ops.quality.stage import default_output
+
+    plans = []
+    for paths in outputs:
+        for path in paths:
+            command = ["quality", level.lower(), "--input", str(path), "--overwrite"]
+            plans.append({"command": command, "outputs": [str(default_output(path))]})
+    return plans
+
+
 def calibration_need(block: Mapping[str, Any]) -> Any:
     """The coefficients sensor's arguments of one observation block's plan."""
     return block["calibration"]

@@ -66,3 +66,25 @@ def dl0_to_dl1_segment(plans: Any, campaign_kind: str) -> Any:
     deliver_products(dl1.output)
     report(dl1.output)
     return dl1
+
+
+def quality_segment(level: str, outputs: Any) -> Any:
+    """plan_quality_<level> → quality_<level> (one mapped stage task per product).
+
+    ``outputs`` is the output of a mapped stage task (each instance's list of product paths,
+    e.g. ``dl0_to_dl1``'s). Each product gets one ``datapipe quality <level>`` task: it writes
+    ``<product>.quality.json``, records the metrics and sets ``products.quality_flag`` in the
+    catalog, and succeeds whatever the flag (the flag is data; a gate downstream reads it).
+    Returns the mapped ``quality_<level>`` task.
+    """
+    name = level.lower()
+
+    @task(task_id=f"plan_quality_{name}")
+    def plan_quality(outputs: list) -> list:
+        """One quality command per product."""
+        from datapipe_airflow.campaigns import quality_plans
+        from datapipe_airflow.xcom import as_list
+
+        return quality_plans(as_list(outputs), level)
+
+    return stage_task(f"quality_{name}", kind="benchmark", expand=plan_quality(outputs))

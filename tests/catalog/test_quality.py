@@ -59,3 +59,45 @@ def test_bad_metric_or_unknown_product_is_refused(catalog, product):
     with pytest.raises(CatalogError, match="flag"):
         catalog.record_quality_metric(product, "x", 1.0, flag="dubious")
     assert catalog.quality_metrics(product) == []
+
+
+def test_many_metrics_and_the_flag_in_one_call(catalog, product):
+    metrics = [("a", 1.0, None, "good"), ("b", math.nan, "Hz", None), ("c", 2 * u.kHz, "Hz", "bad")]
+    assert catalog.record_quality(product, metrics, "bad") == product.id
+    recorded = {m.name: m for m in catalog.quality_metrics(product)}
+    assert math.isnan(recorded["b"].value) and recorded["c"].value == 2000
+    assert catalog.get_product(product).quality_flag is QualityFlag.BAD
+    catalog.record_quality(product, [("a", 3.0, None, "warning")], "warning")
+    recorded = {m.name: m for m in catalog.quality_metrics(product)}
+    assert (recorded["a"].value, recorded["a"].flag) == (3.0, QualityFlag.WARNING)
+    assert len(recorded) == 3
+    with pytest.raises(CatalogError, match="not registered"):
+        catalog.record_quality("/q/missing.h5", metrics, "good")
+
+
+def test_a_metric_trend_is_one_query_in_time_order(catalog):
+    catalog.ensure_campaign("nightly", "observation")
+    for day, value in ((3, 0.3), (1, 0.1), (2, 0.2)):
+        path = f"/q/night{day}.dl1.h5"
+        catalog.register_product(
+            ProductRecord(
+                path=path,
+                level="DL1",
+                campaign="nightly",
+                obs_id=day,
+                time_start=f"2026-03-0{day}T22:00:00Z",
+            )
+        )
+        catalog.record_quality(path, [("rate_variability", value, None, None)], "good")
+    unstarted = catalog.register_product(ProductRecord(path="/q/no-time.dl1.h5", level="DL1"))
+    catalog.record_quality(unstarted, [("rate_variability", 9.0, None, None)], None)
+    rows = catalog.metric_trend("rate_variability")
+    assert [m.value for _, m in rows] == [0.1, 0.2, 0.3]
+    assert [p.obs_id for p, _ in rows] == [1, 2, 3]
+    assert [m.value for _, m in catalog.metric_trend("rate_variability", since="2026-03-02")] == [
+        0.2, 0.3,
+    ]  # fmt: skip
+    assert [m.value for _, m in catalog.metric_trend("rate_variability", limit=2)] == [0.2, 0.3]
+    assert catalog.metric_trend("rate_variability", campaign="other") == []
+    assert catalog.metric_trend("rate_variability", level="DL2") == []
+    assert catalog.metric_names() == ["rate_variability"]

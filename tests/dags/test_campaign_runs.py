@@ -156,10 +156,18 @@ def test_observation_processing_end_to_end(airflow_db, world):
     assert run.state == "success", states
     out = world["data"] / "products" / "nightly-e2e" / "v1" / NIGHT / "dl1" / "block1.dl1.h5"
     assert out.exists()
-    (product,) = registered(world["catalog"], "DL1", "nightly-e2e")
+    (product,) = registered(world["catalog"], "DL1", "nightly-e2e")  # after its quality task
     assert product.path == str(out)
     assert product.obs_id == 30001
     assert product.dag_id == "observation_processing" and product.run_id == run.run_id
     assert product.task_id == "dl0_to_dl1"
     dl0 = world["data"] / "bdms" / "observation" / NIGHT / "block1" / "block1.dl0.h5"
     assert str(dl0) in lineage_paths(world["catalog"], str(out))
+    # the DL1 quality task ran: its report beside the product, metrics and flag in the catalog
+    assert states["quality_dl1"] == ["success"]
+    assert out.with_name("block1.dl1.quality.json").exists()
+    with Catalog(world["catalog"]) as catalog:
+        assert product.quality_flag is not None
+        assert {"trigger_rate_variability", "valid_image_fraction"} <= {
+            m.name for m in catalog.quality_metrics(product)
+        }

@@ -137,7 +137,7 @@ def test_dag_file_parses_fast_without_heavy_imports(path):
 def test_every_stage_task_of_every_dag_renders_to_a_valid_pod(monkeypatch, tmp_path):
     from airflow.dag_processing.dagbag import DagBag
     from airflow_env import kubernetes_validate, render_pod
-    from datapipe_airflow.campaigns import dl1_plan, register_inputs_command
+    from datapipe_airflow.campaigns import dl1_plan, quality_plans, register_inputs_command
     from datapipe_airflow.operators.kubernetes import DataPipePodOperator
 
     monkeypatch.setenv("DATAPIPE_EXECUTION_BACKEND", "kubernetes")
@@ -160,6 +160,7 @@ def test_every_stage_task_of_every_dag_renders_to_a_valid_pod(monkeypatch, tmp_p
         "campaign_report": report_step(
             "c", Path("/data/products/c/benchmarks/r"), bench["outputs"]
         ),
+        "quality_dl1": quality_plans([plan["dl0_to_dl1"]["outputs"]], "DL1")[0],
     }
     pods, kinds = [], set()
     for dag in bag.dags.values():

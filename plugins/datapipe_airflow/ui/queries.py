@@ -79,9 +79,7 @@ def search_products(
 ) -> SearchResult:
     """Products of ``level`` / ``campaign`` / quality ``flag`` whose path contains ``text``
     (case-insensitive), newest first."""
-    query = ProductQuery(
-        level=level or None, campaign=campaign or None, quality_flag=flag or None
-    )
+    query = ProductQuery(level=level or None, campaign=campaign or None, quality_flag=flag or None)
     candidates = catalog.list_products(query, limit=SEARCH_SCAN)
     needle = text.strip().lower()
     matches = [p for p in reversed(candidates) if needle in p.path.lower()]
@@ -168,28 +166,19 @@ class TrendPoint:
 
 
 def metric_names(catalog: Catalog, campaign: str | None = None) -> list[str]:
-    """The metric names recorded for the observation products (of ``campaign``)."""
-    names: set[str] = set()
-    for product in _observations(catalog, campaign):
-        names.update(m.name for m in catalog.quality_metrics(product.id))
-    return sorted(names)
+    """The metric names recorded for the products with a start time (of ``campaign``)."""
+    return catalog.metric_names(campaign or None)
 
 
 def metric_trend(catalog: Catalog, metric: str, campaign: str | None = None) -> list[TrendPoint]:
-    """The values of ``metric`` over the observation products (of ``campaign``), by time."""
-    points = []
-    for product in _observations(catalog, campaign):
-        for m in catalog.quality_metrics(product.id):
-            if m.name == metric:
-                flag = m.flag.value if m.flag else None
-                points.append(TrendPoint(product.time_start, m.value, flag, product.id))
-    return sorted(points, key=lambda p: p.time)
-
-
-def _observations(catalog: Catalog, campaign: str | None) -> list[Product]:
-    products = catalog.list_products(ProductQuery(campaign=campaign or None))
-    observed = [p for p in products if p.obs_id is not None and p.time_start is not None]
-    return observed[-TREND_PRODUCTS:]
+    """The values of ``metric`` over the observation products (of ``campaign``), by time: the
+    newest :data:`TREND_PRODUCTS`, read in one catalog query."""
+    rows = catalog.metric_trend(metric, campaign=campaign or None, limit=TREND_PRODUCTS)
+    return [
+        TrendPoint(product.time_start, m.value, m.flag.value if m.flag else None, product.id)
+        for product, m in rows
+        if product.obs_id is not None
+    ]
 
 
 def is_report(product: Product) -> bool:
