@@ -36,6 +36,7 @@ def test_dl0_pedestal_noise_and_pixels_of_a_clean_run(dl1_runs):
     assert metrics["trigger_rate.tel_001"].value > 0
 
 
+@pytest.mark.requirement("DPPS-DP-R-101")
 def test_dead_and_hot_pixels_are_found(run_copy):
     dl0 = run_copy["dl0"]
     with h5py.File(dl0, "r+") as h5file:
@@ -79,6 +80,7 @@ def test_dl1_images_rates_and_intensity(dl1_runs):
         assert metrics[name].flag is QualityFlag.GOOD, metrics[name]
 
 
+@pytest.mark.requirement("DPPS-DP-R-101")
 def test_a_rate_that_jumps_is_unstable(run_copy):
     # half of the events in the first tenth of the run: the rate drops ninefold after it
     squeeze_times(run_copy["dl1"], 0.5, 0.1)
@@ -88,6 +90,7 @@ def test_a_rate_that_jumps_is_unstable(run_copy):
     assert metrics["event_rate_variability"].flag is QualityFlag.BAD
 
 
+@pytest.mark.requirement("DPPS-DP-R-101")
 def test_dl2_fraction_of_valid_reconstructions(dl1_runs, tmp_path):
     from datapipe_ops.reco.stage import dl1_to_dl2
 
@@ -118,6 +121,7 @@ def test_dl3_steady_excess_is_stable(tmp_path):
     assert (measured.time_stop - measured.time_start).total_seconds() == pytest.approx(1200)
 
 
+@pytest.mark.requirement("DPPS-DP-R-101")
 def test_dl3_source_that_vanishes_is_flagged(tmp_path):
     path = write_dl3(tmp_path / "obs.fits", 2, start_s=8.0e8, source_hz=(1.0, 0.0))
     metrics = by_name(measure(path, "DL3", QualityConfig()))

@@ -36,6 +36,7 @@ def test_default_report_name_sits_beside_the_product(tmp_path):
     assert default_output(tmp_path / "obs.fits.gz") == tmp_path / "obs.quality.json"
 
 
+@pytest.mark.requirement("DPPS-DP-R-101")
 @pytest.mark.parametrize(
     "warn, bad, flag",
     [(-0.2, -0.3, "good"), (+0.05, -0.05, "warning"), (+0.2, +0.1, "bad")],
@@ -52,6 +53,7 @@ def test_the_flag_follows_the_thresholds(dl1, warn, bad, flag):
     assert mentioned == (flag != "good")
 
 
+@pytest.mark.requirement("DPPS-DP-R-101")
 def test_metrics_and_flag_are_recorded_in_the_catalog(dl1, catalog_url, tmp_path):
     value = valid_fraction(dl1)
     config = tmp_path / "q.yaml"
@@ -133,6 +135,7 @@ def test_an_existing_report_is_kept_without_overwrite(dl1, tmp_path, capsys):
     assert json.loads(report.read_text())["level"] == "DL1"
 
 
+@pytest.mark.requirement("DPPS-DP-R-101")
 def test_a_dl3_report_and_its_catalog_record(tmp_path, catalog_url):
     path = write_dl3(tmp_path / "obs.fits", 77, start_s=8.0e8, source_hz=(1.0, 0.0))
     args = ["quality", "dl3", "-i", str(path), "--catalog", catalog_url]
