@@ -205,32 +205,37 @@ def test_a_model_card_without_a_kind_or_with_nan_metrics_is_refused():
         campaigns.check_model_card(card | {"cv_metrics": {"a": float("nan")}}, ["energy"])
 
 
-def _summary(dataset: str, particles: list[str]) -> dict:
+def _summary(dataset: str, components: list[str]) -> dict:
     files = [
-        {"name": f"{p}.dl0.h5", "path": f"/b/{dataset}/{p}.dl0.h5", "level": "DL0",
-         "meta": {"particle": p}}
-        for p in particles
+        {"name": f"{c}.dl0.h5", "path": f"/b/{dataset}/{c}.dl0.h5", "level": "DL0",
+         "meta": {"particle": c.split("_")[0], "component": c}}
+        for c in components
     ]  # fmt: skip
     return {"dataset": dataset, "files": files}
 
 
 def test_irf_plan_cuts_on_the_reference_node_irfs_per_node_one_set():
     summaries = [
-        _summary("simulation/irf_zenith20", ["gamma", "proton", "electron"]),
-        _summary("simulation/irf_zenith40", ["gamma", "proton"]),
+        _summary("simulation/irf_zenith20", ["gamma_point", "gamma_diffuse", "proton", "electron"]),
+        _summary("simulation/irf_zenith40", ["gamma_diffuse", "proton"]),
     ]
     plan = campaigns.plan_irf(summaries, "/v", "c", "abcdef", irf_config="/irf.yaml")
-    assert len(plan["dl0_to_dl1"]) == len(plan["dl1_to_dl2"]) == 5
+    assert len(plan["dl0_to_dl1"]) == len(plan["dl1_to_dl2"]) == 6
     assert all("abcdef" in c["command"] for c in plan["dl1_to_dl2"])
-    assert [m["outputs"][0] for m in plan["merge"]] == [
-        "/v/irf/irf_zenith20/merged/gamma.dl2.h5",
-        "/v/irf/irf_zenith20/merged/proton.dl2.h5",
+    assert [m["outputs"][0] for m in plan["merge"]] == [  # one production's runs per merge
         "/v/irf/irf_zenith20/merged/electron.dl2.h5",
-        "/v/irf/irf_zenith40/merged/gamma.dl2.h5",
+        "/v/irf/irf_zenith20/merged/gamma_diffuse.dl2.h5",
+        "/v/irf/irf_zenith20/merged/gamma_point.dl2.h5",
+        "/v/irf/irf_zenith20/merged/proton.dl2.h5",
+        "/v/irf/irf_zenith40/merged/gamma_diffuse.dl2.h5",
         "/v/irf/irf_zenith40/merged/proton.dl2.h5",
     ]
     (cuts,) = plan["optimize_cuts"]
-    assert "/v/irf/irf_zenith20/merged/electron.dl2.h5" in cuts["command"]
+    command = cuts["command"]
+    assert command[command.index("--gammas") + 1] == "/v/irf/irf_zenith20/merged/gamma_point.dl2.h5"
+    assert "/v/irf/irf_zenith20/merged/electron.dl2.h5" in command
+    irf40 = plan["compute_irf"][1]["command"]
+    assert irf40[irf40.index("--gammas") + 1] == "/v/irf/irf_zenith40/merged/gamma_diffuse.dl2.h5"
     assert not any("irf_zenith40" in part for part in cuts["command"])
     assert [c["outputs"] for c in plan["compute_irf"]] == [
         ["/v/irf/irf_zenith20/irf.fits.gz"],
@@ -240,7 +245,7 @@ def test_irf_plan_cuts_on_the_reference_node_irfs_per_node_one_set():
     assert irf_set["command"][:2] == ["irf-set", "create"]
     assert irf_set["command"].count("--irf") == 2
     (register,) = plan["register_inputs"]
-    assert register["command"].count("--product") == 5
+    assert register["command"].count("--product") == 6
     with pytest.raises(CampaignError, match="needs a model set"):
         campaigns.plan_irf(summaries, "/v", "c", None)
     with pytest.raises(CampaignError, match="gammas and protons are needed"):
