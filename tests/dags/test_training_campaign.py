@@ -18,6 +18,7 @@ from datapipe_ops.catalog import Catalog, ProductQuery
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 CAMPAIGN = "sim-train-e2e"
+IRF_CAMPAIGN = "sim-irf-e2e"
 TRAINING = {"gamma_diffuse": 3000, "proton": 9000}
 IRF_NODE = {"gamma_diffuse": 3000, "proton": 6000}
 
@@ -42,6 +43,7 @@ def world(tmp_path_factory):
             "data": data,
             "catalog": catalog_url,
             "training": small_production(bdms, "train", TRAINING),
+            "gammas": small_production(bdms, "gammas", {"gamma_diffuse": 1000}),
             "irf": [
                 small_production(bdms, f"irf_zd{z}", IRF_NODE, zenith_deg=float(z))
                 for z in (20, 40)
@@ -149,8 +151,8 @@ def test_2_model_training_publishes_one_model_set(airflow_db, world):
 def test_3_dl2_with_the_latest_model_set_and_the_irf_set(airflow_db, world):
     run = load("simulation_processing").test(
         run_conf={
-            "dataset": world["training"],
-            "campaign": CAMPAIGN,
+            "dataset": world["gammas"],
+            "campaign": IRF_CAMPAIGN,
             "version": "v1",
             "irf_datasets": world["irf"],
             "irf_config": world["irf_config"],
@@ -160,22 +162,23 @@ def test_3_dl2_with_the_latest_model_set_and_the_irf_set(airflow_db, world):
     states = task_states(run)
     assert run.state == "success", states
     model_set_id = world["model_set_id"]
-    assert states["dl1_to_dl2"] == ["success", "success"]
+    assert states["dl1_to_dl2"] == ["success"]
     assert states["irf_dl1_to_dl2"] == ["success"] * 4  # 2 nodes × (gamma, proton)
     assert states["compute_irf"] == ["success", "success"]
 
     card = str(world["data"] / "models" / model_set_id / "card.json")
-    for product in _products(world["catalog"], run.run_id, level="DL2"):
-        if "/dl2/" not in product.path or "/irf/" in product.path:
-            continue
+    dl2 = [p for p in _products(world["catalog"], run.run_id, level="DL2") if "/dl2/" in p.path]
+    assert len(dl2) == 1 + 4  # the production's file and the IRF productions' files
+    for product in dl2:
+        assert product.task_id in ("dl1_to_dl2", "irf_dl1_to_dl2")
         levels = _ancestors(world["catalog"], product.path)
-        assert card in levels
-        assert any(p.endswith(".dl0.h5") and lv == "DL0" for p, lv in levels.items())
+        assert card in levels  # → the model set
+        assert any(p.endswith(".dl0.h5") and lv == "DL0" for p, lv in levels.items())  # → DL0
     (dl2_extra,) = _asset_extras(run, "publish_dl2")
-    assert dl2_extra == {"campaign": CAMPAIGN, "version": "v1", "n_products": 2}
+    assert dl2_extra == {"campaign": IRF_CAMPAIGN, "version": "v1", "n_products": 1}
 
     (extra,) = _asset_extras(run, "publish_irf_set")
-    assert extra["campaign"] == CAMPAIGN and extra["model_set_id"] == model_set_id
+    assert extra["campaign"] == IRF_CAMPAIGN and extra["model_set_id"] == model_set_id
     from datapipe_ops.irf.irf_set import resolve_irf_set
 
     irf_set = resolve_irf_set(extra["irf_set_id"], world["catalog"])
@@ -183,6 +186,6 @@ def test_3_dl2_with_the_latest_model_set_and_the_irf_set(airflow_db, world):
     levels = _ancestors(world["catalog"], str(irf_set.manifest))
     assert str(irf_set.cuts) in levels and all(str(p) in levels for p in irf_set.irf_paths)
     assert card in levels
-    irf_dir = world["data"] / "products" / CAMPAIGN / "v1" / "irf"
+    irf_dir = world["data"] / "products" / IRF_CAMPAIGN / "v1" / "irf"
     assert (irf_dir / "irf_zd20" / "sensitivity.fits").exists()
     assert Path(irf_set.cuts) == irf_dir / "cuts.fits"
