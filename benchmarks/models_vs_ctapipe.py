@@ -1,7 +1,7 @@
 """Reconstruction models against ctapipe 0.32's: resolution, separation, training and apply time.
 
 Run: ``.venv/bin/python benchmarks/models_vs_ctapipe.py --workdir DIR [--gammas 200000]
-[--protons 600000] [--with-forest] [--config include/config/model_training/fast.yaml]
+[--protons 600000] [--with-forest] [--config include/config/model_training/coarse.yaml]
 [--json out.json]``
 
 The production (demo subarray, diffuse gammas and protons at 20° zenith) is simulated and

@@ -43,6 +43,7 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("sensitivity", "datapipe_ops.cli.irf", "sensitivity"),
     ("interpolate-irf", "datapipe_ops.cli.irf", "interpolate_irf"),
     ("tailored-irf", "datapipe_ops.cli.irf", "tailored_irf"),
+    ("irf-set", "datapipe_ops.cli.irf_set", "app"),
     ("dl2-to-dl3", "datapipe_ops.cli.dl3", "dl2_to_dl3"),
     ("benchmark", "datapipe_ops.cli.benchmark", "app"),
     ("report", "datapipe_ops.cli.report", "report"),

@@ -12,8 +12,8 @@ def test_default_file_is_the_defaults():
     assert load_config(path, ModelTrainingConfig) == ModelTrainingConfig()
 
 
-def test_fast_file_changes_only_the_boosting_steps_and_bins():
-    fast = load_config(include_dir() / "config/model_training/fast.yaml", ModelTrainingConfig)
+def test_coarse_file_changes_only_the_boosting_steps_and_bins():
+    fast = load_config(include_dir() / "config/model_training/coarse.yaml", ModelTrainingConfig)
     default = ModelTrainingConfig()
     assert fast.model_copy(update={"lightgbm": default.lightgbm}) == default
     assert fast.lightgbm.learning_rate > default.lightgbm.learning_rate
