@@ -15,6 +15,7 @@ Products are referred to by id (``int``, or a string of digits), by path, or by 
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -223,22 +224,23 @@ class Catalog:
         if record.path in input_paths:
             raise CatalogError("a product cannot be its own input", path=record.path)
         now = _now()
-        values = _plain(record.model_dump()) | {"created_at": now, "updated_at": now}
         added = [
             _plain(r.model_dump()) | {"created_at": now, "updated_at": now} for r in new_inputs
         ]
 
         def work(conn: Connection) -> int:
+            product = self._in_run_campaign(conn, record)
+            values = _plain(product.model_dump()) | {"created_at": now, "updated_at": now}
             for row in added:
                 insert = upsert_insert(conn, schema.products).values(**row)
                 conn.execute(insert.on_conflict_do_nothing(index_elements=[_P.path]))
             stop_point("catalog:register")
             input_ids = self._ids_of_paths(conn, input_paths)
-            self._check_campaign(conn, record)
+            self._check_campaign(conn, product)
             existing = conn.scalar(sa.select(_P.id).where(_P.path == record.path))
             if existing is not None and input_ids:
                 self._refuse_cycle(conn, existing, input_ids, record.path)
-            product_id = _upsert_product(conn, record, values)
+            product_id = _upsert_product(conn, product, values)
             if input_ids:
                 links = upsert_insert(conn, schema.lineage).on_conflict_do_nothing()
                 conn.execute(
@@ -275,6 +277,21 @@ class Catalog:
                     path=path,
                 )
         return [found[p] for p in paths]
+
+    def _in_run_campaign(self, conn: Connection, record: ProductRecord) -> ProductRecord:
+        """``record`` in the campaign of the stage task registering it, when it names none.
+
+        The stage-task factory gives every stage its run's campaign as ``DATAPIPE_CAMPAIGN``;
+        a product registered without a campaign of its own (a DL2, a model set, an IRF) joins
+        it if the catalog knows that campaign, so a campaign lists every product its runs made.
+        """
+        name = os.environ.get("DATAPIPE_CAMPAIGN")
+        if record.campaign is not None or not name:
+            return record
+        table = schema.campaigns
+        if conn.scalar(sa.select(table.c.name).where(table.c.name == name)) is None:
+            return record
+        return record.model_copy(update={"campaign": name})
 
     def _check_campaign(self, conn: Connection, record: ProductRecord) -> None:
         if record.campaign is None:

@@ -90,6 +90,19 @@ def test_unknown_campaign_is_an_error(catalog):
         catalog.register_product(record("/data/a.dl1.h5", campaign="nope"))
 
 
+def test_a_stage_tasks_product_joins_the_run_campaign_when_it_names_none(catalog, monkeypatch):
+    catalog.ensure_campaign("sim-a", "simulation")
+    monkeypatch.setenv("DATAPIPE_CAMPAIGN", "sim-a")
+    catalog.register_product(record("/data/a.dl2.h5", level="DL2"))
+    assert catalog.get_product("/data/a.dl2.h5").campaign == "sim-a"
+    catalog.ensure_campaign("sim-b", "simulation")
+    catalog.register_product(record("/data/b.dl2.h5", level="DL2", campaign="sim-b"))
+    assert catalog.get_product("/data/b.dl2.h5").campaign == "sim-b"  # its own wins
+    monkeypatch.setenv("DATAPIPE_CAMPAIGN", "not-created")
+    catalog.register_product(record("/data/c.dl2.h5", level="DL2"))
+    assert catalog.get_product("/data/c.dl2.h5").campaign is None  # unknown: none, no error
+
+
 def test_campaign_is_created_once_and_its_kind_kept(catalog):
     created = catalog.ensure_campaign("night-2025-01-02", "observation")
     assert catalog.ensure_campaign("night-2025-01-02", "observation") == created
