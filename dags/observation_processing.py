@@ -8,7 +8,7 @@ import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 from datapipe_airflow.campaigns import calibration_need
 from datapipe_airflow.dag_defaults import DEFAULT_ARGS, common_params
-from datapipe_airflow.segments import dl0_to_dl1_segment
+from datapipe_airflow.segments import dl0_to_dl1_segment, dl1_to_dl3_segment
 from datapipe_airflow.sensors.bdms import BDMSDataArrivalSensor
 from datapipe_airflow.sensors.calibpipe import CalibPipeCoefficientsSensor
 
@@ -55,6 +55,34 @@ PARAMS = {
         minLength=1,
         title="BDMS prefix",
         description="The night's dataset is <bdms_prefix>/<night> in BDMS.",
+    ),
+    "model_set": Param(
+        "",
+        type="string",
+        title="Model set",
+        description="Model set id (or unique prefix) applied DL1→DL2. Empty: the latest "
+        "registered. Resolved once per run.",
+    ),
+    "irf_set": Param(
+        "",
+        type="string",
+        title="IRF set",
+        description="IRF set id (or unique prefix): its cuts and zenith nodes. Empty: the "
+        "latest registered. Resolved once per run; must be of the run's model set.",
+    ),
+    "tailored_irf": Param(
+        False,
+        type="boolean",
+        title="Tailored IRFs",
+        description="IRFs tailored to each observation (datapipe tailored-irf) instead of the "
+        "IRF set interpolated to its zenith.",
+    ),
+    "force_delivery": Param(
+        False,
+        type="boolean",
+        title="Force delivery",
+        description="Deliver observations whose DL1/DL2 products are flagged bad too "
+        "(the flags are still printed).",
     ),
 }
 
@@ -128,7 +156,8 @@ def observation_processing():
             return campaigns.plan_night_dl1(blocks, as_list(coefficients), params)
 
     plans = plan_dl1(blocks, wait_coefficients.output)
-    dl0_to_dl1_segment(plans, "observation")
+    dl1 = dl0_to_dl1_segment(plans, "observation")
+    dl1_to_dl3_segment(plans, dl1)
 
 
 observation_processing()

@@ -43,6 +43,7 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("sensitivity", "datapipe_ops.cli.irf", "sensitivity"),
     ("interpolate-irf", "datapipe_ops.cli.irf", "interpolate_irf"),
     ("dl2-to-dl3", "datapipe_ops.cli.dl3", "dl2_to_dl3"),
+    ("deliver", "datapipe_ops.cli.dl3", "deliver"),
 ]
 
 app = typer.Typer(
