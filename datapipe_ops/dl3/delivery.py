@@ -83,7 +83,9 @@ def check_inputs(event_lists: Sequence[Path]) -> tuple[Path, dict[Path, int]]:
     hdu_index = index.read_index(directory / index.HDU_INDEX)
     if hdu_index is None or index.read_index(directory / index.OBS_INDEX) is None:
         raise InputFileError("the DL3 directory has no index files", path=directory)
-    indexed = {(int(o), str(f)) for o, f in zip(hdu_index["OBS_ID"], hdu_index["FILE_NAME"])}
+    indexed = {
+        (int(o), str(f)) for o, f in zip(hdu_index["OBS_ID"], hdu_index["FILE_NAME"], strict=True)
+    }
     for path, obs_id in obs_ids.items():
         if (obs_id, path.name) not in indexed:
             raise InputFileError(

@@ -396,7 +396,7 @@ def irf_command(
         command = ["interpolate-irf", "--irf-set", sets["irf_set_id"], "--dl2", dl2, "-o", output]
     if config:
         command += ["--config", config]
-    return command + ["--overwrite"]
+    return [*command, "--overwrite"]
 
 
 def dl3_plan(

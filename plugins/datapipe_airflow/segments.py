@@ -76,10 +76,10 @@ def resolve_sets_task() -> Any:
     @task
     def resolve_sets(params: dict | None = None) -> dict:
         """The run's model set and IRF set, once, as concrete ids (every stage gets the same)."""
-        from datapipe_airflow.stage_failure import fail_without_retry
-
-        from datapipe_ops.errors import DataPipeError
         from datapipe_ops.irf.irf_set import resolve_irf_set
+
+        from datapipe_airflow.stage_failure import fail_without_retry
+        from datapipe_ops.errors import DataPipeError
         from datapipe_ops.reco.models.model_set import resolve_model_set
 
         with fail_without_retry(DataPipeError):
@@ -178,7 +178,6 @@ def dl1_to_dl3_segment(plans: Any, dl1: Any) -> Any:
     def plan_delivery(gate: dict, sets: dict, params: dict | None = None) -> list:
         """The delivery command of the night (none when every block is held back)."""
         from datapipe_airflow.campaigns import delivery_command
-
         from datapipe_ops import settings
 
         return delivery_command(gate["deliver"], sets, settings.data_root(), params["campaign"])
@@ -215,7 +214,6 @@ def dl1_to_dl3_segment(plans: Any, dl1: Any) -> Any:
         """Where the night's DL2, IRF and DL3 products and its delivery are."""
         from datapipe_airflow.campaigns import night_directory, outbox_directory
         from datapipe_airflow.xcom import as_list
-
         from datapipe_ops import settings
 
         blocks = as_list(blocks)
