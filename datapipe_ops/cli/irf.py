@@ -143,10 +143,17 @@ def sensitivity(
 
 
 def interpolate_irf(
-    irf: Annotated[
-        list[Path], typer.Option("--irf", help="IRF products of the set's nodes (repeat).")
-    ],
     output: Output,
+    irf: Annotated[
+        list[Path] | None,
+        typer.Option("--irf", help="IRF products of the set's nodes (repeat)."),
+    ] = None,
+    irf_set: Annotated[
+        str | None,
+        typer.Option(
+            "--irf-set", help="An IRF set (id, prefix, directory or 'latest') instead of --irf."
+        ),
+    ] = None,
     dl2: Annotated[
         Path | None,
         typer.Option("--dl2", help="The observation's DL2 product (its zenith is used)."),
@@ -161,9 +168,16 @@ def interpolate_irf(
 ) -> None:
     """Interpolate an IRF set (zenith nodes) to one observation's zenith (in cos zenith)."""
     from datapipe_ops.config import load_config
+    from datapipe_ops.errors import InputFileError
     from datapipe_ops.irf.config import InterpolationConfig
     from datapipe_ops.irf.interpolation import interpolate_irf as run_stage
 
+    if bool(irf) == (irf_set is not None):
+        raise InputFileError("give either the IRF set (--irf-set) or its nodes (--irf)")
+    if irf_set is not None:
+        from datapipe_ops.irf.irf_set import resolve_irf_set
+
+        irf = resolve_irf_set(irf_set, catalog).irf_paths
     settings = load_config(config, InterpolationConfig)
     _report(
         run_stage(

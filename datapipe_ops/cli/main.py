@@ -42,6 +42,7 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("compute-irf", "datapipe_ops.cli.irf", "compute_irf"),
     ("sensitivity", "datapipe_ops.cli.irf", "sensitivity"),
     ("interpolate-irf", "datapipe_ops.cli.irf", "interpolate_irf"),
+    ("irf-set", "datapipe_ops.cli.irf_set", "app"),
     ("dl2-to-dl3", "datapipe_ops.cli.dl3", "dl2_to_dl3"),
     ("deliver", "datapipe_ops.cli.dl3", "deliver"),
 ]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 app = typer.Typer(
-    help="Model sets: list the registered ones, show one's card.", no_args_is_help=True
+    help="Model sets: list the registered ones, show one's card, assemble one from parts.",
+    no_args_is_help=True,
 )
 
 CatalogOption = Annotated[
@@ -68,3 +70,47 @@ def show(
     )
     for plot in card.get("plots", []):
         typer.echo(f"plot: {loaded.directory / plot}")
+
+
+@app.command("assemble")
+def assemble(
+    parts: Annotated[
+        list[str],
+        typer.Argument(
+            help="Partial model sets (directory, id, or a `datapipe train -o` directory holding "
+            "one set), each of other kinds.",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Directory of model sets (default: <data root>/models); the set goes to <id>/.",
+            show_default=False,
+        ),
+    ] = None,
+    exist_ok: Annotated[
+        bool,
+        typer.Option("--exist-ok", help="A set of the same id already there is kept (a retry)."),
+    ] = False,
+    catalog: CatalogOption = None,
+    no_register: Annotated[
+        bool, typer.Option("--no-register", help="Do not register the model set.")
+    ] = False,
+) -> None:
+    """One immutable model set from parts trained kind by kind on the same products with the
+    same configuration; registered with lineage to the training products. The id is the last
+    line."""
+    from datapipe_ops.reco.models.assemble import assemble_model_set
+
+    summary = assemble_model_set(
+        parts, output, register=not no_register, catalog_url=catalog, exist_ok=exist_ok
+    )
+    registered = "" if summary.product_id is None else f", catalog id {summary.product_id}"
+    typer.echo(
+        f"model set {summary.model_set_id} ({', '.join(summary.kinds)}) from "
+        f"{len(summary.parts)} parts: {summary.directory}{registered}"
+    )
+    typer.echo(summary.model_set_id)

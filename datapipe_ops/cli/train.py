@@ -61,6 +61,14 @@ def train(
     no_register: Annotated[
         bool, typer.Option("--no-register", help="Do not register the model set.")
     ] = False,
+    exist_ok: Annotated[
+        bool,
+        typer.Option(
+            "--exist-ok",
+            help="A set of the same id already in the output directory is kept (a retry of the "
+            "same training), not an error.",
+        ),
+    ] = False,
 ) -> None:
     """Train models on simulated gammas and protons and write them as one immutable model set.
 
@@ -98,6 +106,7 @@ def train(
         base_model_set=base_model_set,
         register=not no_register,
         catalog_url=catalog,
+        exist_ok=exist_ok,
     )
     metrics = ", ".join(f"{k} {v:.4g}" for k, v in summary.metrics.items())
     registered = "" if summary.product_id is None else f", catalog id {summary.product_id}"

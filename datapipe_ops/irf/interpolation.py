@@ -58,15 +58,17 @@ class Node:
         return float(np.cos(np.deg2rad(self.zenith_deg)))
 
 
-def read_nodes(paths: list[Path]) -> list[Node]:
-    """The nodes of an IRF set, checked to share model set, cuts and event types, sorted by
-    cos zenith; an IRF set needs at least two zenith angles."""
-    nodes = []
-    for path in paths:
-        header = read_product_header(path, "IRF")
-        if "ZENITH" not in header:
-            raise InputFileError("IRF product records no ZENITH", path=path)
-        nodes.append(Node(Path(path), float(header["ZENITH"]), header))
+def read_node(path: str | Path) -> Node:
+    """One node of an IRF set: a ``compute-irf`` product and the zenith its header records."""
+    header = read_product_header(path, "IRF")
+    if "ZENITH" not in header:
+        raise InputFileError("IRF product records no ZENITH", path=path)
+    return Node(Path(path), float(header["ZENITH"]), header)
+
+
+def check_same_set(nodes: list[Node]) -> list[Node]:
+    """The nodes sorted by cos zenith, checked to share model set, cuts and event types and to
+    be at distinct zenith angles (one node is a valid, if trivial, set)."""
     if not nodes:
         raise InputFileError("an IRF set needs IRF products (none given)")
     first = nodes[0]
@@ -78,15 +80,22 @@ def read_nodes(paths: list[Path]) -> list[Node]:
                     f"{first.header.get(card)} in {first.path.name})",
                     path=node.path,
                 )
-    zeniths = sorted({round(n.zenith_deg, 6) for n in nodes})
-    if len(zeniths) < 2:
-        raise InputFileError(
-            f"an IRF set needs nodes at two zenith angles at least, all are at {zeniths[0]:g} deg",
-            path=first.path,
-        )
-    if len(zeniths) != len(nodes):
+    if len({round(n.zenith_deg, 6) for n in nodes}) != len(nodes):
         raise InputFileError("two IRF set nodes have the same zenith angle", path=first.path)
     return sorted(nodes, key=lambda n: n.cos_zenith)
+
+
+def read_nodes(paths: list[Path]) -> list[Node]:
+    """The nodes of an IRF set, checked to share model set, cuts and event types, sorted by
+    cos zenith; interpolating needs nodes at two zenith angles at least."""
+    nodes = check_same_set([read_node(path) for path in paths])
+    if len(nodes) < 2:
+        raise InputFileError(
+            f"an IRF set needs nodes at two zenith angles at least, all are at "
+            f"{nodes[0].zenith_deg:g} deg",
+            path=nodes[0].path,
+        )
+    return nodes
 
 
 def observation_zenith(dl2: Path) -> float:

@@ -67,19 +67,12 @@ class ModelSetDraft:
     models: dict[tuple[str, str], str] = field(default_factory=dict)
     model_info: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     card: dict[str, Any] = field(default_factory=dict)
-    plots: dict[str, Any] = field(default_factory=dict)  # file name → matplotlib figure
+    #: file name → matplotlib figure, or the path of an existing PNG to copy
+    plots: dict[str, Any] = field(default_factory=dict)
 
 
-def write_model_set(draft: ModelSetDraft, root: str | Path) -> Path:
-    """Write a model set atomically under ``root``; return its directory ``root/<id>``.
-
-    Raises
-    ------
-    CatalogError
-        If a model set with this id already exists there (model sets are immutable).
-    """
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
+def finished_card(draft: ModelSetDraft) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The card a draft is written with (its id included) and the model files' bytes by name."""
     entries = []
     texts: dict[str, bytes] = {}
     for (kind, tel_type), text in sorted(draft.models.items()):
@@ -94,7 +87,27 @@ def write_model_set(draft: ModelSetDraft, root: str | Path) -> Path:
     card["models"] = entries
     card["plots"] = sorted(f"plots/{name}" for name in draft.plots)
     card["id"] = model_set_id(card)
+    return card, texts
+
+
+def write_model_set(draft: ModelSetDraft, root: str | Path, exist_ok: bool = False) -> Path:
+    """Write a model set atomically under ``root``; return its directory ``root/<id>``.
+
+    With ``exist_ok`` an existing set of the same id is kept and returned (the id names the
+    content, and a set only appears whole: it is the same set).
+
+    Raises
+    ------
+    CatalogError
+        If a model set with this id already exists there and ``exist_ok`` is false (model sets
+        are immutable).
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    card, texts = finished_card(draft)
     final = root / card["id"]
+    if exist_ok and (final / CARD).is_file():
+        return final
     if final.exists():
         raise CatalogError(
             "model set already exists (same training, same id); model sets are immutable",
@@ -107,7 +120,10 @@ def write_model_set(draft: ModelSetDraft, root: str | Path) -> Path:
         for name, data in texts.items():
             (tmp / name).write_bytes(data)
         for name, figure in draft.plots.items():
-            figure.savefig(tmp / "plots" / name, dpi=90, metadata={"Software": None})
+            if isinstance(figure, Path):
+                shutil.copyfile(figure, tmp / "plots" / name)
+            else:
+                figure.savefig(tmp / "plots" / name, dpi=90, metadata={"Software": None})
         (tmp / CARD).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
         os.rename(tmp, final)
     except BaseException:

@@ -275,8 +275,12 @@ def train_model_set(
     base_model_set: str | Path | None = None,
     register: bool = True,
     catalog_url: str | None = None,
+    exist_ok: bool = False,
 ) -> TrainingSummary:
     """Train the ``kinds`` on the products ``paths`` and write (and register) a model set.
+
+    ``exist_ok``: a set of the same id already under ``output_root`` is kept (a retried
+    training of the same data and configuration), not an error.
 
     Raises
     ------
@@ -313,7 +317,7 @@ def train_model_set(
         "lightgbm_version": _lightgbm_version(),
         "training_products": products,
     }
-    directory = write_model_set(trained.draft, output_root or models_root())
+    directory = write_model_set(trained.draft, output_root or models_root(), exist_ok)
     summary = TrainingSummary(
         directory, directory.name, kinds, sample.n_events, len(sample.tel), trained.metrics
     )
