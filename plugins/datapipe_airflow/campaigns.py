@@ -520,3 +520,36 @@ def delivery_command(
     command += ["--campaign", campaign, "--meta", f"version={night_dir.parent.name}"]
     command += ["--meta", f"night={night_dir.name}", "--overwrite"]
     return [{"command": command, "outputs": [str(outbox / "MANIFEST.json")]}]
+
+
+class NoSetsError(CampaignError):
+    """No model set or IRF set is registered yet (and no param names one): the night stops at
+    DL1 (the DL2/DL3 tasks are skipped, not failed)."""
+
+
+def choose_irf_set(
+    irf_sets: list[Mapping[str, Any]], model_set_id: str, wanted: str | None
+) -> Mapping[str, Any]:
+    """The IRF set of a run among the registered ones (oldest first, as
+    :func:`datapipe_ops.irf.irf_set.list_irf_sets` lists them): the one ``wanted`` names
+    (id or unique prefix), which must be of ``model_set_id``, else the latest of that model set.
+    """
+    if wanted:
+        matches = [s for s in irf_sets if str(s["id"]).startswith(wanted)]
+        if len(matches) != 1:
+            problem = "is ambiguous" if matches else "is not registered"
+            raise CampaignError(f"IRF set {wanted!r} {problem}")
+        chosen = matches[0]
+        if chosen.get("model_set_id") not in (None, model_set_id):
+            raise CampaignError(
+                f"IRF set {chosen['id']} is of model set {chosen['model_set_id']}, the run "
+                f"applies model set {model_set_id}: give matching model_set and irf_set params"
+            )
+        return chosen
+    of_model_set = [s for s in irf_sets if s.get("model_set_id") == model_set_id]
+    if not of_model_set:
+        raise NoSetsError(
+            f"no IRF set of model set {model_set_id} is registered: the night stops at DL1 "
+            "(create one with datapipe irf-set create, or give the irf_set param)"
+        )
+    return of_model_set[-1]

@@ -75,24 +75,32 @@ def resolve_sets_task() -> Any:
 
     @task
     def resolve_sets(params: dict | None = None) -> dict:
-        """The run's model set and IRF set, once, as concrete ids (every stage gets the same)."""
-        from datapipe_ops.irf.irf_set import resolve_irf_set
+        """The run's model set and IRF set, once, as concrete ids (every stage gets the same).
 
+        With the params empty and no model set (or no IRF set of it) registered yet, the
+        DL2/DL3 part of the run is skipped with the reason printed: the night stops at DL1.
+        """
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from datapipe_airflow.campaigns import CampaignError, NoSetsError, choose_irf_set
         from datapipe_airflow.stage_failure import fail_without_retry
         from datapipe_ops.errors import DataPipeError
-        from datapipe_ops.reco.models.model_set import resolve_model_set
+        from datapipe_ops.irf.irf_set import list_irf_sets, read_irf_set
+        from datapipe_ops.reco.models.model_set import list_model_sets, resolve_model_set
 
-        with fail_without_retry(DataPipeError):
-            model_set = resolve_model_set(params.get("model_set") or "latest").name
-            irf_set = resolve_irf_set(params.get("irf_set") or "latest")
-        if irf_set.model_set_id and irf_set.model_set_id != model_set:
-            from datapipe_airflow.campaigns import CampaignError
-
-            with fail_without_retry(CampaignError):
-                raise CampaignError(
-                    f"IRF set {irf_set.id} is of model set {irf_set.model_set_id}, the run "
-                    f"applies model set {model_set}: give matching model_set and irf_set params"
-                )
+        with fail_without_retry(DataPipeError, CampaignError):
+            try:
+                if not params.get("model_set") and not list_model_sets():
+                    raise NoSetsError(
+                        "no model set is registered: the night stops at DL1 (train one with "
+                        "datapipe train, or give the model_set param)"
+                    )
+                model_set = resolve_model_set(params.get("model_set") or "latest").name
+                chosen = choose_irf_set(list_irf_sets(), model_set, params.get("irf_set"))
+                irf_set = read_irf_set(chosen["path"])
+            except NoSetsError as reason:
+                print(f"DL2/DL3 skipped: {reason}")
+                raise AirflowSkipException(str(reason)) from None
         sets = {"model_set_id": model_set, "irf_set_id": irf_set.id, "cuts": str(irf_set.cuts)}
         print(f"model set {model_set}, IRF set {irf_set.id} (cuts {irf_set.cuts})")
         return sets
@@ -184,7 +192,7 @@ def dl1_to_dl3_segment(plans: Any, dl1: Any) -> Any:
 
     deliver = stage_task("deliver_dl3", expand=plan_delivery(gate, sets))
 
-    @task(outlets=[DL2_PRODUCTS, DL3_PRODUCTS], trigger_rule="none_failed")
+    @task(outlets=[DL2_PRODUCTS, DL3_PRODUCTS], trigger_rule="none_failed_min_one_success")
     def publish(gate: dict, blocks: list, outlet_events=None, params: dict | None = None):
         """The DL2 and DL3 asset events: campaign, version, night, how many products."""
         from datapipe_airflow.campaigns import night_directory
@@ -209,7 +217,7 @@ def dl1_to_dl3_segment(plans: Any, dl1: Any) -> Any:
     published = publish(gate, blocks)
     deliver >> published
 
-    @task(trigger_rule="none_failed")
+    @task(trigger_rule="none_failed_min_one_success")
     def report_dl3(gate: dict, blocks: list, params: dict | None = None) -> dict:
         """Where the night's DL2, IRF and DL3 products and its delivery are."""
         from datapipe_airflow.campaigns import night_directory, outbox_directory

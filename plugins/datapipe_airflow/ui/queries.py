@@ -79,9 +79,7 @@ def search_products(
 ) -> SearchResult:
     """Products of ``level`` / ``campaign`` / quality ``flag`` whose path contains ``text``
     (case-insensitive), newest first."""
-    query = ProductQuery(
-        level=level or None, campaign=campaign or None, quality_flag=flag or None
-    )
+    query = ProductQuery(level=level or None, campaign=campaign or None, quality_flag=flag or None)
     candidates = catalog.list_products(query, limit=SEARCH_SCAN)
     needle = text.strip().lower()
     matches = [p for p in reversed(candidates) if needle in p.path.lower()]
