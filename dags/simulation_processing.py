@@ -1,4 +1,5 @@
-"""Simulation processing: a SimPipe production in BDMS → DL1, registered with its lineage."""
+"""Simulation processing: a SimPipe production in BDMS → DL1 → geometry → merge → DL2 with a
+model set, and the IRF branch (zenith productions → cuts → IRFs → IRF set)."""
 
 from __future__ import annotations
 
@@ -7,28 +8,42 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, task
 from datapipe_airflow.dag_defaults import DEFAULT_ARGS, common_params
-from datapipe_airflow.segments import dl0_to_dl1_segment
+from datapipe_airflow.segments import (
+    after_dl1_segment,
+    dl0_to_dl1_segment,
+    irf_segment,
+    resolve_model_set_task,
+)
 from datapipe_airflow.sensors.bdms import BDMSDataArrivalSensor
 
 DOC = """
 ### Simulation processing
 
 Processes a **SimPipe production** (simulated DL0 runs with their CalibPipe coefficients) once
-BDMS has delivered all of it:
+BDMS has delivered all of it, to DL2; with `irf_datasets`, also the IRF productions (one per
+zenith node) to an **IRF set**. Every stage registers its product with its lineage itself.
 
-1. **wait_for_production** — deferrable: waits in the triggerer until the dataset's manifest is
-   complete and every file's sha256 matches (`wait_timeout_hours`, then fails naming what is
-   missing);
-2. **plan** — claims the versioned output location `products/<campaign>/<version>/dl1/` (a new
-   `version` or a new config never overwrites earlier products) and plans each DL0 file;
-3. **register_inputs** — one task: the campaign and all its DL0 files in the catalog, in one
-   transaction;
-4. **dl0_to_dl1** — one mapped task per file (pool `datapipe_heavy`): the stage writes the DL1
-   file (`--overwrite` inside this version directory, so a retry is idempotent) and registers
-   it with its lineage, the DAG run and task ids; a failed file blocks no other file;
-5. **report** — where the products are.
+1. **wait_for_production** — deferrable: waits until the dataset is complete and verified;
+2. **plan** — claims `products/<campaign>/<version>/` and plans each DL0 file;
+3. **register_inputs** → **dl0_to_dl1** (one task per file) → **deliver_products**, **report**;
+4. **resolve_model_set** — the `model_set` param resolved ONCE (empty: the latest registered
+   set; `none`: stop at the geometry, e.g. the training production before any model exists);
+5. **plan_after_dl1** → **geometry** (`dl1-to-dl2` without models, one task per DL1 file) →
+   **merge** (the geometry products per particle, `merged/<particle>.geometry.dl2.h5`: the
+   input of `model_training`) → **dl1_to_dl2** (with the model set, one task per DL1 file;
+   skipped with `model_set` = `none`);
+6. **publish_dl1** / **publish_dl2** — assets `datapipe-dl1` / `datapipe-dl2`, extra
+   `{campaign, version, n_products}`;
+7. IRF branch (skipped when `irf_datasets` is empty): **wait_for_irf_productions** (one
+   deferrable sensor per dataset) → **plan_irf** → **irf_register_inputs** →
+   **irf_dl0_to_dl1** → **irf_dl1_to_dl2** (with the model set; one task per file) →
+   **irf_merge** (per node and particle) → **optimize_cuts** (once, on the first dataset: the
+   reference node) → **compute_irf** and **sensitivity** (per node) → **irf_set_create** →
+   **publish_irf_set** — asset `datapipe-irf-set`, extra `{irf_set_id, campaign, model_set_id}`.
 
-Later issues add merge → training → apply → IRFs → benchmarks after DL1.
+Outputs: `products/<campaign>/<version>/{dl1,geometry,merged,dl2}/` and
+`…/irf/<node>/{dl1,dl2,merged}/`, `…/irf/cuts.fits`, `…/irf/<node>/irf.fits.gz`,
+`…/irf/<node>/sensitivity.fits`; the IRF set in `<data root>/irf_sets/<id>/`.
 """
 
 PARAMS = {
@@ -40,12 +55,44 @@ PARAMS = {
         description="The production's dataset in BDMS (a path under the BDMS root).",
     ),
     **common_params("simulation-demo", 24.0, "the production to be complete in BDMS"),
+    "model_set": Param(
+        "",
+        type="string",
+        title="Model set",
+        description=(
+            "Model set for DL2 (id, unique prefix or directory). Empty: the latest registered "
+            "set; 'none': stop at the geometry (no DL2 with models, no IRF branch)."
+        ),
+    ),
+    "dl2_config": Param(
+        "",
+        type="string",
+        title="DL1→DL2 config",
+        description="YAML config of datapipe dl1-to-dl2 (empty: the stage's defaults).",
+    ),
+    "irf_datasets": Param(
+        [],
+        type="array",
+        items={"type": "string", "minLength": 1},
+        title="IRF productions",
+        description=(
+            "BDMS datasets of the IRF productions, one per zenith node (e.g. the productions "
+            "of include/config/simulation/irf_zenith20/40/60.yaml); the first is the "
+            "reference node the cuts are optimised on. Empty: no IRF branch."
+        ),
+    ),
+    "irf_config": Param(
+        "",
+        type="string",
+        title="IRF config",
+        description="YAML config of optimize-cuts / compute-irf / sensitivity (empty: defaults).",
+    ),
 }
 
 
 @dag(
     dag_id="simulation_processing",
-    description="SimPipe production in BDMS → DL1, registered with lineage",
+    description="SimPipe production in BDMS → DL1 → DL2 (and IRF set), registered with lineage",
     schedule=None,
     start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
     catchup=False,
@@ -53,7 +100,7 @@ PARAMS = {
     max_active_tasks=8,
     default_args=DEFAULT_ARGS,
     params=PARAMS,
-    tags=["datapipe", "simulation", "DL0", "DL1"],
+    tags=["datapipe", "simulation", "DL0", "DL1", "DL2", "IRF"],
     doc_md=DOC,
     dagrun_timeout=timedelta(days=3),
 )
@@ -82,7 +129,16 @@ def simulation_processing():
             )
 
     plans = plan(wait.output)
-    dl0_to_dl1_segment(plans, "simulation")
+    dl1 = dl0_to_dl1_segment(plans, "simulation")
+    model_set_id = resolve_model_set_task("{{ params.model_set }}")
+    after_dl1_segment(plans, dl1, model_set_id)
+
+    @task
+    def irf_datasets(params: dict | None = None) -> list:
+        """The IRF productions of the run (an empty list skips the IRF branch)."""
+        return list(params.get("irf_datasets") or [])
+
+    irf_segment(irf_datasets(), model_set_id)
 
 
 simulation_processing()

@@ -553,3 +553,309 @@ def choose_irf_set(
             "(create one with datapipe irf-set create, or give the irf_set param)"
         )
     return of_model_set[-1]
+
+
+# ------------------------------------------------------------------------------------------
+# after DL1 on the simulation side: geometry, merge, DL2 with a model set, model training, IRFs
+
+#: the model kinds a campaign trains, as ``datapipe train`` names them
+MODEL_KINDS: tuple[str, ...] = ("energy", "gammaness", "disp", "event-type")
+#: the kinds trained in parallel first; ``event-type`` is trained on their assembly
+BASE_KINDS: tuple[str, ...] = ("energy", "gammaness", "disp")
+#: the particles a training needs and the ones IRFs use
+TRAINING_PARTICLES: tuple[str, ...] = ("gamma", "proton")
+IRF_PARTICLES: tuple[str, ...] = ("gamma", "proton", "electron")
+#: the ``model_set`` param value that stops a simulation campaign at the geometry
+NO_MODEL_SET = "none"
+
+
+def stage_command(command: list[str], outputs: Iterable[str] = ()) -> dict[str, Any]:
+    """One stage task's ``{"command": [...], "outputs": [...]}``."""
+    return {"command": [str(c) for c in command], "outputs": [str(o) for o in outputs]}
+
+
+def dl2_name(dl1: str, suffix: str = ".dl2.h5") -> str:
+    """``gamma_run000101.dl1.h5`` → ``gamma_run000101.dl2.h5``."""
+    base = Path(dl1).name
+    return (base[: -len(".dl1.h5")] if base.endswith(".dl1.h5") else Path(base).stem) + suffix
+
+
+def merge_command(inputs: Iterable[str], output: str) -> dict[str, Any]:
+    """``datapipe merge`` of ``inputs`` into ``output`` (registered with lineage to all)."""
+    inputs = sorted(str(i) for i in inputs)
+    return stage_command(["merge", *inputs, "-o", output, "--quiet", "--overwrite"], [output])
+
+
+def dl1_to_dl2_command(
+    dl1: str, output: str, model_set: str | None = None, config: str | None = None
+) -> dict[str, Any]:
+    """``datapipe dl1-to-dl2`` of one DL1 product: the geometry only without a model set."""
+    command = ["dl1-to-dl2", "--input", dl1, "--output", output, "--quiet", "--overwrite"]
+    if model_set:
+        command += ["--model-set", model_set]
+    if config:
+        command += ["--config", config]
+    return stage_command(command, [output])
+
+
+def dl1_files(plans: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """``[{"dl1", "particle"}]`` of a production's plans (:func:`dl1_plan`)."""
+    out = []
+    for plan in plans:
+        particle = str((plan.get("input") or {}).get("particle") or "unknown")
+        out.append({"dl1": plan["dl0_to_dl1"]["outputs"][0], "particle": particle})
+    return out
+
+
+def by_particle(files: Iterable[Mapping[str, str]], key: str) -> dict[str, list[str]]:
+    """``files[key]`` grouped by ``particle``, in a stable order."""
+    groups: dict[str, list[str]] = {}
+    for entry in files:
+        groups.setdefault(entry["particle"], []).append(entry[key])
+    return {particle: sorted(paths) for particle, paths in sorted(groups.items())}
+
+
+def plan_geometry(
+    plans: Iterable[Mapping[str, Any]], dl2_config: str | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """The geometry (``dl1-to-dl2`` without a model set, one command per DL1 file) and the merge
+    of the geometry products per particle — the training input of a campaign's models::
+
+        <version>/geometry/<run>.dl2.h5, <version>/merged/<particle>.geometry.dl2.h5
+    """
+    files = dl1_files(plans)
+    if not files:
+        raise CampaignError("the production has no DL1 file to continue from")
+    version_dir = Path(files[0]["dl1"]).parents[1]
+    geometry = []
+    for entry in files:
+        entry["geometry"] = str(version_dir / "geometry" / dl2_name(entry["dl1"]))
+        geometry.append(dl1_to_dl2_command(entry["dl1"], entry["geometry"], None, dl2_config))
+    merge = [
+        merge_command(paths, str(version_dir / "merged" / f"{particle}.geometry.dl2.h5"))
+        for particle, paths in by_particle(files, "geometry").items()
+    ]
+    return {"geometry": geometry, "merge": merge}
+
+
+def plan_dl2(
+    plans: Iterable[Mapping[str, Any]], model_set: str | None, dl2_config: str | None = None
+) -> list[dict[str, Any]]:
+    """One ``dl1-to-dl2 --model-set`` per DL1 file into ``<version>/dl2/``; none without a
+    model set (the campaign stops at the geometry)."""
+    if not model_set:
+        return []
+    return [
+        dl1_to_dl2_command(
+            entry["dl1"],
+            str(Path(entry["dl1"]).parents[1] / "dl2" / dl2_name(entry["dl1"])),
+            model_set,
+            dl2_config,
+        )
+        for entry in dl1_files(plans)
+    ]
+
+
+def model_set_param(value: str | None) -> str | None:
+    """The model set a run asks for: ``None`` for ``none`` (stop at the geometry), ``latest``
+    when empty, else the id or directory given."""
+    value = (value or "").strip()
+    if value.lower() == NO_MODEL_SET:
+        return None
+    return value or "latest"
+
+
+# --- model training
+
+
+def training_kinds(kinds: Iterable[str]) -> list[str]:
+    """The requested kinds in training order; ``event-type`` needs ``disp`` with it."""
+    chosen = [k for k in MODEL_KINDS if k in {str(x).replace("_", "-") for x in kinds}]
+    unknown = sorted({str(x).replace("_", "-") for x in kinds} - set(MODEL_KINDS))
+    if unknown or not chosen:
+        raise CampaignError(
+            f"model kinds {sorted(map(str, kinds))}: choose among {', '.join(MODEL_KINDS)}"
+        )
+    if "event-type" in chosen and "disp" not in chosen:
+        raise CampaignError("the event-type model is trained on the disp models: add disp")
+    return chosen
+
+
+def training_inputs(products: Iterable[Mapping[str, Any]], what: str) -> dict[str, list[str]]:
+    """The DL1 products of a training (``{"path", "particle"}``) grouped by particle; gammas
+    and protons are both needed."""
+    files = [{"path": str(p["path"]), "particle": str(p.get("particle") or "")} for p in products]
+    groups = by_particle([f for f in files if f["particle"] in TRAINING_PARTICLES], "path")
+    missing = [p for p in TRAINING_PARTICLES if not groups.get(p)]
+    if missing:
+        raise CampaignError(
+            f"{what}: no simulated {' nor '.join(missing)} DL1 products to train on "
+            f"({len(files)} products found)"
+        )
+    return groups
+
+
+def plan_model_training(
+    inputs: Mapping[str, list[str]],
+    version_dir: str | os.PathLike[str],
+    kinds: Iterable[str],
+    preset: str,
+) -> dict[str, list[dict[str, Any]]]:
+    """The stage commands of a model training, each a list (one mapped task per element)::
+
+        merge              one per particle: <version>/merged/<particle>.dl1.h5
+        geometry           one per particle: <version>/merged/<particle>.geometry.dl2.h5
+        train              one per base kind (energy, gammaness, disp): <version>/parts/<kind>/
+        assemble_base      the base kinds' parts as one set, when event-type is trained
+        train_event_type   event-type on that base set (zero or one element)
+        assemble           every part as one immutable model set, registered (one element)
+
+    Every step may be retried: outputs are replaced (``--overwrite``) or, being content
+    addressed, kept (``--exist-ok``: same seed and data give the same model files and id).
+    """
+    version_dir = Path(version_dir)
+    chosen = training_kinds(kinds)
+    merged = version_dir / "merged"
+    plan: dict[str, list[dict[str, Any]]] = {"merge": [], "geometry": []}
+    geometry = {}
+    for particle in TRAINING_PARTICLES:
+        dl1 = str(merged / f"{particle}.dl1.h5")
+        geometry[particle] = str(merged / f"{particle}.geometry.dl2.h5")
+        plan["merge"].append(merge_command(inputs[particle], dl1))
+        plan["geometry"].append(dl1_to_dl2_command(dl1, geometry[particle]))
+    data = [arg for particle in TRAINING_PARTICLES for arg in ("--input", geometry[particle])]
+    parts = version_dir / "parts"
+
+    def train(kind: str, *extra: str) -> dict[str, Any]:
+        out = parts / kind
+        command = ["train", kind, *data, "--config", preset, "--output", str(out)]
+        return stage_command([*command, *extra, "--no-register", "--exist-ok"])
+
+    base = [k for k in chosen if k in BASE_KINDS]
+    plan["train"] = [train(kind) for kind in base]
+    plan["assemble_base"], plan["train_event_type"] = [], []
+    if "event-type" in chosen:
+        base_dir = str(parts / "base")
+        assemble = ["model-set", "assemble", *(str(parts / k) for k in base), "-o", base_dir]
+        plan["assemble_base"] = [stage_command([*assemble, "--no-register", "--exist-ok"])]
+        plan["train_event_type"] = [train("event-type", "--base-model-set", base_dir)]
+    final = ["model-set", "assemble", *(str(parts / k) for k in chosen), "--exist-ok"]
+    plan["assemble"] = [stage_command(final)]
+    return plan
+
+
+def model_benchmark_command(model_set_id: str, output_dir: str) -> dict[str, Any]:
+    """The benchmark of a freshly trained model set: its card (``datapipe model-set show``,
+    CV metrics of every model); the place where ``datapipe benchmark models`` goes."""
+    return stage_command(["model-set", "show", model_set_id], [])
+
+
+def check_model_card(card: Mapping[str, Any], kinds: Iterable[str]) -> list[str]:
+    """Lines describing a model set's card; :class:`CampaignError` if a trained kind has no
+    model or a CV metric is not a finite number."""
+    import math
+
+    lines = [f"model set {card.get('id')}: kinds {', '.join(card.get('kinds', []))}"]
+    wanted = [k.replace("-", "_") for k in kinds]
+    missing = [k for k in wanted if k not in card.get("kinds", [])]
+    if missing:
+        raise CampaignError(f"model set {card.get('id')} lacks the kind(s) {', '.join(missing)}")
+    metrics = card.get("cv_metrics") or {}
+    bad = [k for k, v in metrics.items() if not isinstance(v, int | float) or not math.isfinite(v)]
+    if not metrics or bad:
+        raise CampaignError(
+            f"model set {card.get('id')}: cross-validation metrics missing or not finite "
+            f"({', '.join(bad) or 'none recorded'})"
+        )
+    lines += [f"  {name}: {value:.4g}" for name, value in sorted(metrics.items())]
+    return lines
+
+
+# --- IRFs
+
+
+def node_name(dataset: str) -> str:
+    """The node directory of an IRF production: its dataset's last path component."""
+    return checked_name(PurePosixPath(str(dataset)).name, "IRF dataset")
+
+
+def plan_irf(
+    summaries: Iterable[Mapping[str, Any]],
+    version_dir: str | os.PathLike[str],
+    campaign: str,
+    model_set: str,
+    dl1_config: str | None = None,
+    dl2_config: str | None = None,
+    irf_config: str | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """The IRF branch of a simulation campaign, from the BDMS summaries of its zenith
+    productions (one per node; the first is the reference node the cuts are optimised on)::
+
+        <version>/irf/<node>/dl1/<run>.dl1.h5, <version>/irf/<node>/dl2/<run>.dl2.h5
+        <version>/irf/<node>/merged/<particle>.dl2.h5
+        <version>/irf/cuts.fits
+        <version>/irf/<node>/irf.fits.gz, <version>/irf/<node>/sensitivity.fits
+
+    Keys: ``register_inputs`` (one), ``dl0_to_dl1`` and ``dl1_to_dl2`` (one per file),
+    ``merge`` (per node and particle), ``optimize_cuts`` (one), ``compute_irf`` and
+    ``sensitivity`` (per node), ``irf_set`` (one; ``irf-set create``).
+    """
+    if not model_set:
+        raise CampaignError(
+            "the IRF branch needs a model set (the cuts select on gammaness): "
+            "give model_set, or train one first"
+        )
+    summaries = list(summaries)
+    if not summaries:
+        raise CampaignError("the IRF branch has no production")
+    root = Path(version_dir) / "irf"
+    config = ["--config", irf_config] if irf_config else []
+    plan: dict[str, list[dict[str, Any]]] = {
+        key: [] for key in ("dl0_to_dl1", "dl1_to_dl2", "merge", "compute_irf", "sensitivity")
+    }
+    dl1_plans, nodes, cuts = [], [], str(root / "cuts.fits")
+    for summary in summaries:
+        node = root / node_name(summary["dataset"])
+        particles: dict[str, list[str]] = {}
+        for entry in dl0_files(summary["files"]):
+            dl1 = str(node / "dl1" / dl1_name(entry["name"]))
+            one = dl1_plan(
+                entry, dl1, campaign, coefficients_beside(entry, summary["files"]), dl1_config
+            )
+            dl1_plans.append(one)
+            plan["dl0_to_dl1"].append(one["dl0_to_dl1"])
+            dl2 = str(node / "dl2" / dl2_name(dl1))
+            plan["dl1_to_dl2"].append(dl1_to_dl2_command(dl1, dl2, model_set, dl2_config))
+            particle = str((entry.get("meta") or {}).get("particle") or "unknown")
+            particles.setdefault(particle, []).append(dl2)
+        if not particles.get("gamma") or not particles.get("proton"):
+            raise CampaignError(
+                f"IRF production {summary['dataset']}: gammas and protons are needed "
+                f"(has {', '.join(sorted(particles)) or 'no DL0 file'})"
+            )
+        merged = {}
+        for particle in IRF_PARTICLES:
+            if particles.get(particle):
+                merged[particle] = str(node / "merged" / f"{particle}.dl2.h5")
+                plan["merge"].append(merge_command(particles[particle], merged[particle]))
+        files = [a for p, path in merged.items() for a in (f"--{p}s", path)]
+        nodes.append((node, files))
+    reference = nodes[0][1]
+    plan["optimize_cuts"] = [
+        stage_command(["optimize-cuts", *reference, "-o", cuts, *config, "--overwrite"], [cuts])
+    ]
+    irfs = []
+    for node, files in nodes:
+        irf, sensitivity = str(node / "irf.fits.gz"), str(node / "sensitivity.fits")
+        irfs.append(irf)
+        common = [*files, "--cuts", cuts, *config, "--overwrite"]
+        plan["compute_irf"].append(stage_command(["compute-irf", *common, "-o", irf], [irf]))
+        plan["sensitivity"].append(
+            stage_command(["sensitivity", *common, "-o", sensitivity], [sensitivity])
+        )
+    create = ["irf-set", "create", *(a for irf in irfs for a in ("--irf", irf))]
+    plan["irf_set"] = [
+        stage_command([*create, "--cuts", cuts, "--campaign", campaign, "--overwrite"])
+    ]
+    plan["register_inputs"] = [register_inputs_command(dl1_plans, campaign, "simulation")]
+    return plan

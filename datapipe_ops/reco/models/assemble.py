@@ -67,21 +67,6 @@ class Part:
         return list(self.card["kinds"])
 
 
-def resolve_part(ref: str | Path, catalog_url: str | None = None) -> Path:
-    """A part given as a model-set directory or id, or as the output directory of one
-    ``datapipe train`` run holding exactly one model set."""
-    path = Path(ref)
-    if path.is_dir() and not (path / CARD).is_file():
-        sets = sorted(p for p in path.iterdir() if (p / CARD).is_file())
-        if len(sets) != 1:
-            raise InputFileError(
-                f"holds {len(sets)} model sets; a part is one model set (or a directory of one)",
-                path=path,
-            )
-        return sets[0]
-    return resolve_model_set(ref, catalog_url)
-
-
 def read_part(directory: Path) -> Part:
     """The part in ``directory``, its card checked against its id."""
     path = directory / CARD
@@ -194,7 +179,7 @@ def assemble_model_set(
     CatalogError
         The set exists already (and ``exist_ok`` is false).
     """
-    loaded = [read_part(resolve_part(ref, catalog_url)) for ref in parts]
+    loaded = [read_part(resolve_model_set(ref, catalog_url)) for ref in parts]
     draft = assemble_draft(loaded)
     directory = write_model_set(draft, output_root or models_root(), exist_ok)
     summary = AssemblySummary(directory, directory.name, draft.card["kinds"], draft.card["parts"])

@@ -261,13 +261,23 @@ def list_model_sets(catalog_url: str | None = None) -> list[dict[str, Any]]:
 def resolve_model_set(ref: str | Path, catalog_url: str | None = None) -> Path:
     """The directory of a model set given as a directory, or as an id registered in the catalog.
 
-    ``latest`` is the most recently registered set.
+    ``latest`` is the most recently registered set. A directory holding exactly one model set
+    (the ``-o`` directory of one ``datapipe train`` or ``model-set assemble`` run, as a campaign
+    gives each of its training steps) stands for that set.
     """
     path = Path(ref)
     if (path / CARD).is_file():
         return path
     if path.name == CARD and path.is_file():
         return path.parent
+    if path.is_dir():
+        sets = sorted(p for p in path.iterdir() if (p / CARD).is_file())
+        if len(sets) != 1:
+            raise InputFileError(
+                f"holds {len(sets)} model sets; give one model set (or a directory of one)",
+                path=path,
+            )
+        return sets[0]
     sets = list_model_sets(catalog_url)
     if str(ref) == "latest" and sets:
         return Path(sets[-1]["path"])
