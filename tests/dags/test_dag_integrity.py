@@ -13,7 +13,9 @@ from airflow_env import ROOT
 
 DAGS_DIR = ROOT / "dags"
 DAG_FILES = sorted(p for p in DAGS_DIR.glob("*.py") if not p.name.startswith("_"))
-EXPECTED_DAGS = {"simulation_processing", "observation_processing"}
+EXPECTED_DAGS = {"simulation_processing", "observation_processing", "model_training"}
+#: the DAGs that start from DL0 delivered by the BDMS (a sensor, then dl0_to_dl1)
+DL0_DAGS = {"simulation_processing", "observation_processing"}
 HEAVY = ("numba", "lightgbm", "h5py")
 PARSE_BUDGET_S = 0.3
 
@@ -53,7 +55,7 @@ def test_dag_has_the_operational_defaults(dagbag, dag_id):
         assert task.retry_exponential_backoff, f"{dag_id}.{task.task_id}: no exponential backoff"
 
 
-@pytest.mark.parametrize("dag_id", sorted(EXPECTED_DAGS))
+@pytest.mark.parametrize("dag_id", sorted(DL0_DAGS))
 def test_heavy_stages_run_in_their_pool_and_sensors_defer(dagbag, dag_id):
     from datapipe_airflow.stage_config import load_stage_settings
 
@@ -154,7 +156,8 @@ def test_every_stage_task_of_every_dag_renders_to_a_valid_pod(monkeypatch, tmp_p
     sample = {
         "dl0_to_dl1": plan["dl0_to_dl1"],
         "register_inputs": register_inputs_command([plan], "c", "simulation"),
-        "dl1_to_dl2": block["dl1_to_dl2"],
+        **_after_dl1_samples(entry, plan),
+        # observation_processing after DL1 (its dl1_to_dl2 is of the same shape)
         "observation_irf": block["irf_step"],
         "dl2_to_dl3": block["dl2_to_dl3"],
         "deliver_dl3": delivery_command([block], sets, "/data", "c")[0],
@@ -164,7 +167,7 @@ def test_every_stage_task_of_every_dag_renders_to_a_valid_pod(monkeypatch, tmp_p
         for task in dag.tasks:
             partial = getattr(task, "partial_kwargs", None)
             if partial is not None and getattr(task, "operator_class", None) is DataPipePodOperator:
-                step = sample[task.task_id]  # the mapped stages are the plan's steps
+                step = sample[task.task_id]  # the mapped stages are the plans' steps
                 keep = ("kind", "env", "campaign", "pool", "retries")
                 task = DataPipePodOperator(
                     task_id=task.task_id, **step, **{k: partial[k] for k in keep if k in partial}
@@ -178,3 +181,41 @@ def test_every_stage_task_of_every_dag_renders_to_a_valid_pod(monkeypatch, tmp_p
     assert len(pods) >= 4 and "dl0_to_dl1" in kinds  # register_inputs, dl0_to_dl1 per DAG
     result = kubernetes_validate(pods, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _after_dl1_samples(entry: dict, plan: dict) -> dict:
+    """One command of each mapped stage after DL1, by task id, from the planning functions."""
+    from datapipe_airflow import campaigns
+
+    after = campaigns.plan_geometry([plan])
+    steps = {
+        "geometry": after["geometry"][0],
+        "merge": after["merge"][0],
+        "dl1_to_dl2": campaigns.plan_dl2([plan], "0123456789abcdef")[0],
+        "model_benchmarks": campaigns.model_benchmark_command("0123456789abcdef", ""),
+    }
+    training = campaigns.plan_model_training(
+        {"gamma": ["/data/g.dl1.h5"], "proton": ["/data/p.dl1.h5"]},
+        "/data/products/t/v",
+        campaigns.MODEL_KINDS,
+        "/data/fast.yaml",
+    )
+    steps |= {
+        "train": training["train"][0],
+        "assemble_base": training["assemble_base"][0],
+        "train_event_type": training["train_event_type"][0],
+        "assemble_model_set": training["assemble"][0],
+    }
+    proton = dict(entry, name="p.dl0.h5", path="/data/bdms/p.dl0.h5", level="DL0")
+    proton["meta"] = {"particle": "proton"}
+    gamma = dict(entry, level="DL0", meta={"particle": "gamma"})
+    irf = campaigns.plan_irf(
+        [{"dataset": "simulation/irf_zenith20", "files": [gamma, proton]}],
+        "/data/products/c/v",
+        "c",
+        "0123456789abcdef",
+    )
+    steps |= {f"irf_{key}": irf[key][0] for key in ("register_inputs", "dl0_to_dl1", "merge")}
+    steps |= {"irf_dl1_to_dl2": irf["dl1_to_dl2"][0], "irf_set_create": irf["irf_set"][0]}
+    steps |= {key: irf[key][0] for key in ("optimize_cuts", "compute_irf", "sensitivity")}
+    return steps
