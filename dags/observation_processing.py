@@ -83,7 +83,8 @@ PARAMS = {
         type="string",
         title="IRF set",
         description="IRF set id (or unique prefix): its cuts and zenith nodes. Empty: the "
-        "latest registered. Resolved once per run; must be of the run's model set.",
+        "latest of the run's model set. Resolved once per run; must be of the run's model set "
+        "(with model_set empty: its model set is applied).",
     ),
     "tailored_irf": Param(
         False,

@@ -528,11 +528,12 @@ class NoSetsError(CampaignError):
 
 
 def choose_irf_set(
-    irf_sets: list[Mapping[str, Any]], model_set_id: str, wanted: str | None
+    irf_sets: list[Mapping[str, Any]], model_set_id: str | None, wanted: str | None
 ) -> Mapping[str, Any]:
     """The IRF set of a run among the registered ones (oldest first, as
     :func:`datapipe_ops.irf.irf_set.list_irf_sets` lists them): the one ``wanted`` names
-    (id or unique prefix), which must be of ``model_set_id``, else the latest of that model set.
+    (id or unique prefix), which must be of ``model_set_id`` (``None``: of any model set),
+    else the latest of that model set.
     """
     if wanted:
         matches = [s for s in irf_sets if str(s["id"]).startswith(wanted)]
@@ -540,7 +541,7 @@ def choose_irf_set(
             problem = "is ambiguous" if matches else "is not registered"
             raise CampaignError(f"IRF set {wanted!r} {problem}")
         chosen = matches[0]
-        if chosen.get("model_set_id") not in (None, model_set_id):
+        if model_set_id is not None and chosen.get("model_set_id") not in (None, model_set_id):
             raise CampaignError(
                 f"IRF set {chosen['id']} is of model set {chosen['model_set_id']}, the run "
                 f"applies model set {model_set_id}: give matching model_set and irf_set params"

@@ -90,13 +90,17 @@ def resolve_sets_task() -> Any:
 
         with fail_without_retry(DataPipeError, CampaignError):
             try:
-                if not params.get("model_set") and not list_model_sets():
+                wanted_model_set, wanted_irf_set = params.get("model_set"), params.get("irf_set")
+                if not wanted_model_set and wanted_irf_set:  # the named IRF set's model set
+                    chosen = choose_irf_set(list_irf_sets(), None, wanted_irf_set)
+                    wanted_model_set = chosen.get("model_set_id")
+                if not wanted_model_set and not list_model_sets():
                     raise NoSetsError(
                         "no model set is registered: the night stops at DL1 (train one with "
                         "datapipe train, or give the model_set param)"
                     )
-                model_set = resolve_model_set(params.get("model_set") or "latest").name
-                chosen = choose_irf_set(list_irf_sets(), model_set, params.get("irf_set"))
+                model_set = resolve_model_set(wanted_model_set or "latest").name
+                chosen = choose_irf_set(list_irf_sets(), model_set, wanted_irf_set)
                 irf_set = read_irf_set(chosen["path"])
             except NoSetsError as reason:
                 print(f"DL2/DL3 skipped: {reason}")

@@ -196,6 +196,7 @@ def test_the_irf_set_is_the_named_one_or_the_latest_of_the_model_set():
     assert campaigns.choose_irf_set(sets, "m0", "aa1")["id"] == "aa11"
     with pytest.raises(CampaignError, match="is of model set m1"):
         campaigns.choose_irf_set(sets, "m0", "bb")
+    assert campaigns.choose_irf_set(sets, None, "bb")["model_set_id"] == "m1"  # any model set
     with pytest.raises(CampaignError, match="ambiguous"):
         campaigns.choose_irf_set(sets, "m0", "aa")
     with pytest.raises(campaigns.NoSetsError, match="stops at DL1"):
