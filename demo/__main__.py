@@ -152,15 +152,23 @@ def report(data_root: Path, campaign: str, level: str = "DL1") -> None:
     from datapipe_ops.catalog.models import ProductQuery
 
     with Catalog() as catalog:
-        products = catalog.list_products(ProductQuery(level=level, campaign=campaign))
+        products = [  # by place: the stages after DL1 register no campaign
+            p
+            for p in catalog.list_products(ProductQuery(level=level))
+            if f"/products/{campaign}/" in p.path
+        ]
         if not products:
             sys.exit(f"demo: no {level} product of campaign {campaign} in the catalog")
         for product in products:
-            inputs = [p.path for p in catalog.lineage(product.path).products().values()]
-            dl0 = [Path(p).name for p in inputs if p.endswith(".dl0.h5")]
+            parents = catalog.lineage(product.path, depth=1).products().values()
+            inputs = [
+                f"model set {Path(p.path).parent.name}" if p.level == "MODEL" else Path(p.path).name
+                for p in parents
+                if p.path != product.path and p.level in ("DL0", "DL1", "MODEL")
+            ]
             print(
                 f"    {Path(product.path).relative_to(data_root)}  "
-                f"{product.n_events} events, from {', '.join(dl0)}, task {product.task_id}"
+                f"{product.n_events} events, from {', '.join(inputs)}, task {product.task_id}"
             )
 
 
