@@ -37,7 +37,8 @@ zenith node) to an **IRF set**. Every stage registers its product with its linea
 7. IRF branch (skipped when `irf_datasets` is empty): **wait_for_irf_productions** (one
    deferrable sensor per dataset) → **plan_irf** → **irf_register_inputs** →
    **irf_dl0_to_dl1** → **irf_dl1_to_dl2** (with the model set; one task per file) →
-   **irf_merge** (per node and particle) → **optimize_cuts** (once, on the first dataset: the
+   **irf_merge** (per node and simulated component; the IRFs take `gamma_point` when there is
+   one, else the one gamma component) → **optimize_cuts** (once, on the first dataset: the
    reference node) → **compute_irf** and **sensitivity** (per node) → **irf_set_create** →
    **publish_irf_set** — asset `datapipe-irf-set`, extra `{irf_set_id, campaign, model_set_id}`.
 

@@ -780,6 +780,26 @@ def node_name(dataset: str) -> str:
     return checked_name(PurePosixPath(str(dataset)).name, "IRF dataset")
 
 
+def irf_component(particle_of: Mapping[str, str], particle: str, dataset: str) -> str | None:
+    """The component of a production whose events stand for ``particle`` in its IRFs: for gammas
+    ``gamma_point`` when there is one (point-like IRFs), else the only gamma component; for the
+    background its one component. Gammas and protons are required."""
+    names = sorted(c for c, p in particle_of.items() if p == particle)
+    if particle == "gamma" and "gamma_point" in names:
+        return "gamma_point"
+    if len(names) > 1:
+        raise CampaignError(
+            f"IRF production {dataset}: several {particle} components ({', '.join(names)}); "
+            "the IRFs take one"
+        )
+    if not names and particle in ("gamma", "proton"):
+        raise CampaignError(
+            f"IRF production {dataset}: gammas and protons are needed "
+            f"(has {', '.join(sorted(set(particle_of.values()))) or 'no DL0 file'})"
+        )
+    return names[0] if names else None
+
+
 def plan_irf(
     summaries: Iterable[Mapping[str, Any]],
     version_dir: str | os.PathLike[str],
@@ -793,12 +813,13 @@ def plan_irf(
     productions (one per node; the first is the reference node the cuts are optimised on)::
 
         <version>/irf/<node>/dl1/<run>.dl1.h5, <version>/irf/<node>/dl2/<run>.dl2.h5
-        <version>/irf/<node>/merged/<particle>.dl2.h5
+        <version>/irf/<node>/merged/<component>.dl2.h5   (gamma_point, gamma_diffuse, proton…)
         <version>/irf/cuts.fits
         <version>/irf/<node>/irf.fits.gz, <version>/irf/<node>/sensitivity.fits
 
     Keys: ``register_inputs`` (one), ``dl0_to_dl1`` and ``dl1_to_dl2`` (one per file),
-    ``merge`` (per node and particle), ``optimize_cuts`` (one), ``compute_irf`` and
+    ``merge`` (per node and simulated component: IRFs take runs of one production, see
+    :func:`irf_component`), ``optimize_cuts`` (one), ``compute_irf`` and
     ``sensitivity`` (per node), ``irf_set`` (one; ``irf-set create``).
     """
     if not model_set:
@@ -817,7 +838,8 @@ def plan_irf(
     dl1_plans, nodes, cuts = [], [], str(root / "cuts.fits")
     for summary in summaries:
         node = root / node_name(summary["dataset"])
-        particles: dict[str, list[str]] = {}
+        components: dict[str, list[str]] = {}
+        particle_of: dict[str, str] = {}
         for entry in dl0_files(summary["files"]):
             dl1 = str(node / "dl1" / dl1_name(entry["name"]))
             one = dl1_plan(
@@ -827,19 +849,20 @@ def plan_irf(
             plan["dl0_to_dl1"].append(one["dl0_to_dl1"])
             dl2 = str(node / "dl2" / dl2_name(dl1))
             plan["dl1_to_dl2"].append(dl1_to_dl2_command(dl1, dl2, model_set, dl2_config))
-            particle = str((entry.get("meta") or {}).get("particle") or "unknown")
-            particles.setdefault(particle, []).append(dl2)
-        if not particles.get("gamma") or not particles.get("proton"):
-            raise CampaignError(
-                f"IRF production {summary['dataset']}: gammas and protons are needed "
-                f"(has {', '.join(sorted(particles)) or 'no DL0 file'})"
-            )
+            meta = entry.get("meta") or {}
+            particle = str(meta.get("particle") or "unknown")
+            component = checked_name(str(meta.get("component") or particle), "component")
+            particle_of[component] = particle
+            components.setdefault(component, []).append(dl2)
         merged = {}
+        for component, paths in sorted(components.items()):
+            merged[component] = str(node / "merged" / f"{component}.dl2.h5")
+            plan["merge"].append(merge_command(paths, merged[component]))
+        files = []
         for particle in IRF_PARTICLES:
-            if particles.get(particle):
-                merged[particle] = str(node / "merged" / f"{particle}.dl2.h5")
-                plan["merge"].append(merge_command(particles[particle], merged[particle]))
-        files = [a for p, path in merged.items() for a in (f"--{p}s", path)]
+            chosen = irf_component(particle_of, particle, summary["dataset"])
+            if chosen is not None:
+                files += [f"--{particle}s", merged[chosen]]
         nodes.append((node, files))
     reference = nodes[0][1]
     plan["optimize_cuts"] = [

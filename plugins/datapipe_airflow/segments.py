@@ -359,7 +359,7 @@ def irf_segment(datasets: Any, model_set_id: Any, register_after: Any = None) ->
 
     ``wait_for_irf_productions`` (one deferrable sensor per dataset) → ``plan_irf`` →
     ``irf_register_inputs`` → ``irf_dl0_to_dl1`` → ``irf_dl1_to_dl2`` (with the model set, one
-    task per file) → ``irf_merge`` (per node and particle) → ``optimize_cuts`` (on the first,
+    task per file) → ``irf_merge`` (per node and component) → ``optimize_cuts`` (on the first,
     reference node) → ``compute_irf`` and ``sensitivity`` (per node) → ``irf_set_create``
     (``datapipe irf-set create``) → ``publish_irf_set`` (asset ``IRF_SET``). ``register_after``:
     a task the branch's registrations wait for (the one creating the campaign).

@@ -224,7 +224,7 @@ def test_make_up_serves_the_ui_and_runs_dags_through_the_rest_api(airflow):
     run_id = api.trigger(
         "simulation_processing",
         {"dataset": airflow["production"], "campaign": "sim-rest", "version": "v1",
-         "wait_timeout_hours": 0.1},
+         "wait_timeout_hours": 0.1, "model_set": "none"},
     )  # fmt: skip
     run = api.wait_for_run("simulation_processing", run_id)
     assert run["state"] == "success", api.failed_tasks("simulation_processing", run_id)

@@ -74,6 +74,7 @@ def test_simulation_processing_end_to_end(airflow_db, world):
             "campaign": "sim-e2e",
             "version": "v1",
             "wait_timeout_hours": 0.05,  # a test that fails must not wait for hours
+            "model_set": "none",  # no model set in this catalog: DL1 and the geometry only
         }
     )
     states = task_states(run)

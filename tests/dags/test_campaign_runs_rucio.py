@@ -93,6 +93,7 @@ def test_simulation_processing_from_rucio_to_rucio(airflow_db, world):
             "campaign": campaign,
             "version": "v1",
             "wait_timeout_hours": 0.05,
+            "model_set": "none",  # no model set in this catalog: DL1 and the geometry only
         }
     )
     states = task_states(run)

@@ -44,6 +44,32 @@ def tiny_production(
     return dataset
 
 
+def small_production(
+    bdms_root: Path,
+    name: str,
+    showers: dict[str, int],
+    base: str = "demo",
+    zenith_deg: float | None = None,
+) -> str:
+    """A production of one file per component of ``base`` named in ``showers`` (component →
+    number of showers), optionally at another zenith; returns its dataset name in BDMS."""
+    config = yaml.safe_load((SIMULATION_CONFIGS / f"{base}.yaml").read_text())
+    config["name"] = name
+    config["particles"] = [
+        dict(p, n_files=1, n_showers=showers[p["name"]])
+        for p in config["particles"]
+        if p["name"] in showers
+    ]
+    if zenith_deg is not None:
+        config["pointing"] = dict(config["pointing"], zenith_deg=zenith_deg)
+    path = bdms_root / "configs" / f"{name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config))
+    dataset = f"simulation/{name}"
+    datapipe("simulate", "production", "-c", str(path), "-o", str(bdms_root / dataset), "-q")
+    return dataset
+
+
 def simulated_night(
     bdms_root: Path,
     night: str,

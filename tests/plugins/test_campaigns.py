@@ -201,3 +201,144 @@ def test_the_irf_set_is_the_named_one_or_the_latest_of_the_model_set():
         campaigns.choose_irf_set(sets, "m0", "aa")
     with pytest.raises(campaigns.NoSetsError, match="stops at DL1"):
         campaigns.choose_irf_set(sets, "m9", "")
+
+
+# --- after DL1 on the simulation side
+
+
+def _plans(version_dir: str) -> list[dict]:
+    entries = [
+        {"name": "g1.dl0.h5", "path": "/b/g1.dl0.h5", "meta": {"particle": "gamma"}},
+        {"name": "g2.dl0.h5", "path": "/b/g2.dl0.h5", "meta": {"particle": "gamma"}},
+        {"name": "p1.dl0.h5", "path": "/b/p1.dl0.h5", "meta": {"particle": "proton"}},
+    ]
+    return [
+        campaigns.dl1_plan(e, f"{version_dir}/dl1/{campaigns.dl1_name(e['name'])}", "c", None, None)
+        for e in entries
+    ]
+
+
+def test_geometry_per_file_merged_per_particle_and_dl2_only_with_a_model_set():
+    plans = _plans("/d/products/c/v1")
+    after = campaigns.plan_geometry(plans)
+    assert [g["outputs"] for g in after["geometry"]] == [
+        ["/d/products/c/v1/geometry/g1.dl2.h5"],
+        ["/d/products/c/v1/geometry/g2.dl2.h5"],
+        ["/d/products/c/v1/geometry/p1.dl2.h5"],
+    ]
+    assert "--model-set" not in after["geometry"][0]["command"]
+    gamma, proton = after["merge"]
+    assert gamma["command"][:3] == [
+        "merge",
+        "/d/products/c/v1/geometry/g1.dl2.h5",
+        "/d/products/c/v1/geometry/g2.dl2.h5",
+    ]
+    assert gamma["outputs"] == ["/d/products/c/v1/merged/gamma.geometry.dl2.h5"]
+    assert proton["outputs"] == ["/d/products/c/v1/merged/proton.geometry.dl2.h5"]
+    assert campaigns.plan_dl2(plans, None) == []
+    dl2 = campaigns.plan_dl2(plans, "abcdef0123456789")
+    assert dl2[2]["outputs"] == ["/d/products/c/v1/dl2/p1.dl2.h5"]
+    command = dl2[2]["command"]
+    assert command[command.index("--model-set") + 1] == "abcdef0123456789"
+    assert "--overwrite" in command
+
+
+def test_model_set_param_none_latest_or_given():
+    assert campaigns.model_set_param("none") is None
+    assert campaigns.model_set_param("") == "latest"
+    assert campaigns.model_set_param(" abc ") == "abc"
+
+
+def test_model_training_plan_trains_base_kinds_in_parallel_and_event_type_on_them():
+    inputs = {"gamma": ["/g.dl1.h5"], "proton": ["/p.dl1.h5"]}
+    plan = campaigns.plan_model_training(inputs, "/v", ["event-type", "disp", "energy"], "/f.yaml")
+    assert [m["outputs"] for m in plan["merge"]] == [
+        ["/v/merged/gamma.dl1.h5"],
+        ["/v/merged/proton.dl1.h5"],
+    ]
+    assert [t["command"][1] for t in plan["train"]] == ["energy", "disp"]
+    assert all("--exist-ok" in t["command"] for t in plan["train"])
+    (base,) = plan["assemble_base"]
+    assert base["command"][:4] == ["model-set", "assemble", "/v/parts/energy", "/v/parts/disp"]
+    (event_type,) = plan["train_event_type"]
+    command = event_type["command"]
+    assert command[command.index("--base-model-set") + 1] == "/v/parts/base"
+    (final,) = plan["assemble"]
+    assert final["command"][2:5] == ["/v/parts/energy", "/v/parts/disp", "/v/parts/event-type"]
+    assert "--no-register" not in final["command"]
+    plain = campaigns.plan_model_training(inputs, "/v", ["gammaness"], "/f.yaml")
+    assert plain["assemble_base"] == [] and plain["train_event_type"] == []
+    with pytest.raises(CampaignError, match="add disp"):
+        campaigns.training_kinds(["event-type"])
+    with pytest.raises(CampaignError, match="choose among"):
+        campaigns.training_kinds(["colour"])
+
+
+def test_training_needs_gammas_and_protons():
+    products = [
+        {"path": "/g.dl1.h5", "particle": "gamma"},
+        {"path": "/e.h5", "particle": "electron"},
+    ]
+    with pytest.raises(CampaignError, match="no simulated proton DL1"):
+        campaigns.training_inputs(products, "campaign x")
+    products.append({"path": "/p.dl1.h5", "particle": "proton"})
+    assert campaigns.training_inputs(products, "x") == {
+        "gamma": ["/g.dl1.h5"],
+        "proton": ["/p.dl1.h5"],
+    }
+
+
+def test_a_model_card_without_a_kind_or_with_nan_metrics_is_refused():
+    card = {"id": "x", "kinds": ["energy"], "cv_metrics": {"energy_log10_bias": 0.01}}
+    assert "  energy_log10_bias: 0.01" in campaigns.check_model_card(card, ["energy"])
+    with pytest.raises(CampaignError, match="lacks the kind"):
+        campaigns.check_model_card(card, ["energy", "event-type"])
+    with pytest.raises(CampaignError, match="not finite"):
+        campaigns.check_model_card(card | {"cv_metrics": {"a": float("nan")}}, ["energy"])
+
+
+def _summary(dataset: str, components: list[str]) -> dict:
+    files = [
+        {"name": f"{c}.dl0.h5", "path": f"/b/{dataset}/{c}.dl0.h5", "level": "DL0",
+         "meta": {"particle": c.split("_")[0], "component": c}}
+        for c in components
+    ]  # fmt: skip
+    return {"dataset": dataset, "files": files}
+
+
+def test_irf_plan_cuts_on_the_reference_node_irfs_per_node_one_set():
+    summaries = [
+        _summary("simulation/irf_zenith20", ["gamma_point", "gamma_diffuse", "proton", "electron"]),
+        _summary("simulation/irf_zenith40", ["gamma_diffuse", "proton"]),
+    ]
+    plan = campaigns.plan_irf(summaries, "/v", "c", "abcdef", irf_config="/irf.yaml")
+    assert len(plan["dl0_to_dl1"]) == len(plan["dl1_to_dl2"]) == 6
+    assert all("abcdef" in c["command"] for c in plan["dl1_to_dl2"])
+    assert [m["outputs"][0] for m in plan["merge"]] == [  # one production's runs per merge
+        "/v/irf/irf_zenith20/merged/electron.dl2.h5",
+        "/v/irf/irf_zenith20/merged/gamma_diffuse.dl2.h5",
+        "/v/irf/irf_zenith20/merged/gamma_point.dl2.h5",
+        "/v/irf/irf_zenith20/merged/proton.dl2.h5",
+        "/v/irf/irf_zenith40/merged/gamma_diffuse.dl2.h5",
+        "/v/irf/irf_zenith40/merged/proton.dl2.h5",
+    ]
+    (cuts,) = plan["optimize_cuts"]
+    command = cuts["command"]
+    assert command[command.index("--gammas") + 1] == "/v/irf/irf_zenith20/merged/gamma_point.dl2.h5"
+    assert "/v/irf/irf_zenith20/merged/electron.dl2.h5" in command
+    irf40 = plan["compute_irf"][1]["command"]
+    assert irf40[irf40.index("--gammas") + 1] == "/v/irf/irf_zenith40/merged/gamma_diffuse.dl2.h5"
+    assert not any("irf_zenith40" in part for part in cuts["command"])
+    assert [c["outputs"] for c in plan["compute_irf"]] == [
+        ["/v/irf/irf_zenith20/irf.fits.gz"],
+        ["/v/irf/irf_zenith40/irf.fits.gz"],
+    ]
+    (irf_set,) = plan["irf_set"]
+    assert irf_set["command"][:2] == ["irf-set", "create"]
+    assert irf_set["command"].count("--irf") == 2
+    (register,) = plan["register_inputs"]
+    assert register["command"].count("--product") == 6
+    with pytest.raises(CampaignError, match="needs a model set"):
+        campaigns.plan_irf(summaries, "/v", "c", None)
+    with pytest.raises(CampaignError, match="gammas and protons are needed"):
+        campaigns.plan_irf([_summary("simulation/z", ["gamma"])], "/v", "c", "abcdef")

@@ -82,6 +82,13 @@ def test_parts_assemble_into_one_loadable_set_with_lineage(parts, production, tm
     assert kept.directory == summary.directory
 
 
+def test_a_retried_part_is_the_same_set_with_exist_ok(parts, production):
+    root = parts["energy"].parent
+    assert _part(production, ["energy"], root, exist_ok=True) == parts["energy"]
+    with pytest.raises(CatalogError, match="already exists"):
+        _part(production, ["energy"], root)
+
+
 def test_parts_that_do_not_belong_together_are_refused(parts, production, tmp_path):
     with pytest.raises(InputFileError, match="kind energy is in two parts"):
         assemble_model_set([parts["energy"], parts["base"]], tmp_path, register=False)
