@@ -45,8 +45,8 @@ lock: $(UV)
 	$(UV) lock --python $(PYTHON)
 
 # The demo through Airflow (demo/__main__.py): SimPipe, ACADA and CalibPipe
-# stand-ins deliver a small production and one night into BDMS, then simulation_processing and
-# observation_processing run with dag.test() (SQLite, local backend); prints the products.
+# stand-ins deliver small productions and one night into BDMS, then simulation_processing,
+# model_training, the IRF branch and observation_processing (to DL3) run with dag.test(); prints the products.
 DEMO_ROOT ?= $(CURDIR)/var/demo
 demo: $(STAMP)
 	@env -u AIRFLOW_HOME DATAPIPE_DATA_ROOT=$(DEMO_ROOT) PYTHONPATH=$(CURDIR)/plugins \

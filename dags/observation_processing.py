@@ -1,4 +1,5 @@
-"""Nightly observation processing: the night's DL0 in BDMS + CalibPipe coefficients → DL1."""
+"""Nightly observation processing: the night's DL0 in BDMS + CalibPipe coefficients → DL1 →
+DL2 → DL3 → quality gate → delivery to the outbox."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 from datapipe_airflow.campaigns import calibration_need
 from datapipe_airflow.dag_defaults import DEFAULT_ARGS, common_params
-from datapipe_airflow.segments import dl0_to_dl1_segment, quality_segment
+from datapipe_airflow.segments import dl0_to_dl1_segment, dl1_to_dl3_segment, quality_segment
 from datapipe_airflow.sensors.bdms import BDMSDataArrivalSensor
 from datapipe_airflow.sensors.calibpipe import CalibPipeCoefficientsSensor
 
@@ -29,17 +30,31 @@ noon; its start date is the night, `YYYY-MM-DD` of the evening):
 6. **dl0_to_dl1** — one mapped task per block: the stage writes the DL1 file (`--overwrite`
    inside this version directory, so a retry is idempotent) and registers it with its lineage,
    the DAG run and task ids; a failed block blocks no other block;
-7. **report** — where the products are;
-8. **quality_dl1** — one mapped task per DL1 file: `datapipe quality dl1` writes
-   `<product>.quality.json` and records the metrics and the product's quality flag in the catalog.
+7. **report** — where the DL1 products are;
+8. **resolve_sets** — the model set (`model_set` param, empty: the latest registered) and the IRF
+   set (`irf_set`, empty: the latest of that model set), ONCE per run, as concrete ids; with
+   empty params and nothing registered yet, the DL2/DL3 tasks are skipped (night stops at DL1);
+9. **plan_dl3** — per block the DL2, IRF and DL3 commands; the night directory is stamped with
+   the sets (`SETS.json`): another model/IRF set into the same version is refused;
+10. **dl1_to_dl2** → **observation_irf** → **dl2_to_dl3** — one mapped task per block each:
+    `dl1-to-dl2 --model-set`, `interpolate-irf --irf-set --dl2` (or `tailored-irf` with
+    `tailored_irf`), `dl2-to-dl3` into `<night>/dl3/` (index files updated under a lock);
+11. **quality_dl1**, **quality_dl2** — one mapped task per DL1 / DL2 file: `datapipe quality`
+    writes `<product>.quality.json` and records the metrics and the product's quality flag in
+    the catalog; **quality_gate** — blocks whose DL1/DL2 product is flagged `bad` in the catalog
+    are held back unless `force_delivery`; each is printed with the metrics that flagged it;
+12. **plan_delivery** → **deliver_dl3** — `datapipe deliver`: the event lists, their index
+    files and `MANIFEST.json` (sha256s) into `outbox/<campaign>/<version>/<night>/`,
+    atomically, recorded in the catalog with lineage to the DL3 files, model set and IRF set;
+13. **publish** — assets `datapipe-dl2` and `datapipe-dl3` (`campaign, version, night,
+    n_products`; DL3 also `n_delivered, n_held_back`); **report_dl3** — where it all is.
 
 **Reprocessing** is a backfill over a date range with a new `version` or `dl1_config` in the run
 conf, e.g. `airflow backfill create --dag-id observation_processing --from-date 2026-11-20
 --to-date 2026-11-23 --dag-run-conf '{"version": "reproc-2026a", "campaign": "reproc-2026a"}'`:
-each night lands in the new version directory; a version directory made with another config or
-software version is refused, so earlier products are never overwritten.
-
-Later issues extend it to DL2, DL3 with marginalised or tailored IRFs, quality metrics, delivery.
+each night lands in the new version directory (DL1 to DL3, and its own outbox directory); a
+version directory made with another config, software version, model set or IRF set is refused,
+so earlier products are never overwritten. See docs/operations.md.
 """
 
 PARAMS = {
@@ -58,12 +73,41 @@ PARAMS = {
         title="BDMS prefix",
         description="The night's dataset is <bdms_prefix>/<night> in BDMS.",
     ),
+    "model_set": Param(
+        "",
+        type="string",
+        title="Model set",
+        description="Model set id (or unique prefix) applied DL1→DL2. Empty: the latest "
+        "registered. Resolved once per run.",
+    ),
+    "irf_set": Param(
+        "",
+        type="string",
+        title="IRF set",
+        description="IRF set id (or unique prefix): its cuts and zenith nodes. Empty: the "
+        "latest of the run's model set. Resolved once per run; must be of the run's model set "
+        "(with model_set empty: its model set is applied).",
+    ),
+    "tailored_irf": Param(
+        False,
+        type="boolean",
+        title="Tailored IRFs",
+        description="IRFs tailored to each observation (datapipe tailored-irf) instead of the "
+        "IRF set interpolated to its zenith.",
+    ),
+    "force_delivery": Param(
+        False,
+        type="boolean",
+        title="Force delivery",
+        description="Deliver observations whose DL1/DL2 products are flagged bad too "
+        "(the flags are still printed).",
+    ),
 }
 
 
 @dag(
     dag_id="observation_processing",
-    description="Nightly: the night's DL0 + CalibPipe coefficients → DL1, versioned, registered",
+    description="Nightly: DL0 + coefficients → DL1 → DL2 → DL3 → quality gate → outbox",
     schedule=CronDataIntervalTimetable("0 12 * * *", timezone="UTC"),
     start_date=pendulum.datetime(2025, 1, 1, 12, tz="UTC"),  # backfills reach back to here
     catchup=False,
@@ -71,7 +115,7 @@ PARAMS = {
     max_active_tasks=8,
     default_args=DEFAULT_ARGS,
     params=PARAMS,
-    tags=["datapipe", "observation", "nightly", "DL0", "DL1"],
+    tags=["datapipe", "observation", "nightly", "DL0", "DL1", "DL2", "DL3"],
     doc_md=DOC,
     dagrun_timeout=timedelta(days=2),
 )
@@ -131,7 +175,8 @@ def observation_processing():
 
     plans = plan_dl1(blocks, wait_coefficients.output)
     dl1 = dl0_to_dl1_segment(plans, "observation")
-    quality_segment("DL1", dl1.output)
+    dl1_quality = quality_segment("DL1", dl1.output)
+    dl1_to_dl3_segment(plans, dl1, dl1_quality)
 
 
 observation_processing()

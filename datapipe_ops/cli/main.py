@@ -48,6 +48,7 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("benchmark", "datapipe_ops.cli.benchmark", "app"),
     ("report", "datapipe_ops.cli.report", "report"),
     ("quality", "datapipe_ops.cli.quality", "app"),
+    ("deliver", "datapipe_ops.cli.dl3", "deliver"),
 ]
 
 app = typer.Typer(

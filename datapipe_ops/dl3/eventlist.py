@@ -19,6 +19,7 @@ from astropy.table import QTable
 from astropy.time import Time
 
 from datapipe_ops.errors import InputFileError
+from datapipe_ops.instrument.frames import offline_earth_orientation
 from datapipe_ops.io import layout, read_table
 from datapipe_ops.irf.products import creator
 from datapipe_ops.irf.response import DL3_COMPONENTS, hdu_name
@@ -146,6 +147,13 @@ def radec(alt_deg: np.ndarray, az_deg: np.ndarray, time: Time, location: EarthLo
     alt_deg, az_deg = np.atleast_1d(alt_deg), np.atleast_1d(az_deg)
     if alt_deg.size == 0:
         return np.zeros(0), np.zeros(0)
+    with offline_earth_orientation():
+        return _radec_blocks(alt_deg, az_deg, time, location)
+
+
+def _radec_blocks(
+    alt_deg: np.ndarray, az_deg: np.ndarray, time: Time, location: EarthLocation
+) -> tuple[np.ndarray, np.ndarray]:
     mjd = np.atleast_1d(time.tai.mjd)
     seconds_from_start = (mjd - mjd.min()) * 86400.0
     block = np.floor(seconds_from_start / RADEC_BLOCK_S).astype(np.int64)
@@ -222,7 +230,8 @@ def events_hdu(
     ontime = float(np.sum((info.gti_stop - info.gti_start).to_value(u.s)))
     pointing = SkyCoord(info.pointing_ra_deg * u.deg, info.pointing_dec_deg * u.deg)
     middle = start + (stop - start) / 2
-    altaz = pointing.transform_to(AltAz(obstime=middle, location=info.location))
+    with offline_earth_orientation():
+        altaz = pointing.transform_to(AltAz(obstime=middle, location=info.location))
     hdu = fits.table_to_hdu(table)
     hdu.name = "EVENTS"
     header = hdu.header

@@ -161,6 +161,12 @@ def _offline_earth_orientation() -> ExitStack:
     return stack
 
 
+def offline_earth_orientation() -> ExitStack:
+    """Context of astropy's bundled IERS tables only (no download, extrapolated beyond their
+    range): for frame transformations of stages that call astropy themselves."""
+    return _offline_earth_orientation()
+
+
 def _altaz_frame(obstime: Time | str, site: str | EarthLocation) -> AltAz:
     from astropy.coordinates import AltAz, EarthLocation
     from astropy.time import Time

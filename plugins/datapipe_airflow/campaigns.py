@@ -508,6 +508,225 @@ def report_step(campaign: str, directory: Path, benchmark_outputs: Iterable[str]
     return {"command": command, "outputs": [str(page)]}
 
 
+# --- DL1 → DL2 → DL3 → delivery of a night (observation_processing) -----------------------
+
+SETS_STAMP_NAME = "SETS.json"
+IRF_METHODS = ("interpolated", "tailored")
+
+
+def night_directory(dl1_output: str | os.PathLike[str]) -> Path:
+    """The night's directory ``products/<campaign>/<version>/<night>`` of a block's DL1 file
+    (``<night>/dl1/<block>.dl1.h5``)."""
+    return Path(dl1_output).parent.parent
+
+
+def block_stem(dl1_output: str | os.PathLike[str]) -> str:
+    """``.../dl1/block1.dl1.h5`` → ``block1``: the name every later product of the block has."""
+    name = Path(dl1_output).name
+    return name[: -len(".dl1.h5")] if name.endswith(".dl1.h5") else Path(name).stem
+
+
+def claim_night_sets(night_dir: str | os.PathLike[str], stamp: Mapping[str, Any]) -> Path:
+    """Stamp the night's directory with the model set, IRF set and IRF method its DL2, IRF and
+    DL3 products are made with (``SETS.json``), or check that it holds the same stamp.
+
+    The version directory's own stamp covers the DL1 configuration and the software; this one
+    covers what reconstruction and response the night's higher levels used, so a run with
+    another model set or IRF set into the same version is refused before it touches anything:
+    a reprocessing with new models goes to a new version.
+    """
+    directory = Path(night_dir)
+    path = directory / SETS_STAMP_NAME
+    keys = ("model_set_id", "irf_set_id", "irf_method")
+    if path.exists():
+        existing = json.loads(path.read_text())
+        for key in keys:
+            if existing.get(key) != stamp.get(key):
+                raise CampaignError(
+                    f"{directory}: this night's DL2/DL3 products were made with {key} "
+                    f"{existing.get(key)!r} (this run: {stamp.get(key)!r}); give a new version "
+                    "so that they are not overwritten"
+                )
+        return path
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{SETS_STAMP_NAME}.{os.getpid()}.partial")
+    tmp.write_text(json.dumps({k: stamp.get(k) for k in keys}, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def irf_command(
+    dl2: str, output: str, sets: Mapping[str, Any], tailored: bool, config: str | None = None
+) -> list[str]:
+    """The command writing one observation's IRFs: the IRF set interpolated to its zenith
+    (``interpolate-irf``), or IRFs tailored to it (``tailored-irf``)."""
+    if tailored:
+        command = ["tailored-irf", "--input", dl2, "--model-set", sets["model_set_id"]]
+        command += ["--cuts", sets["cuts"], "-o", output]
+    else:
+        command = ["interpolate-irf", "--irf-set", sets["irf_set_id"], "--dl2", dl2, "-o", output]
+    if config:
+        command += ["--config", config]
+    return [*command, "--overwrite"]
+
+
+def dl3_plan(
+    dl1_plan_: Mapping[str, Any], sets: Mapping[str, Any], params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What the night does with one block after DL1: ``{"obs_id", "dl1", "dl2", "irf", "dl3",
+    "dl1_to_dl2": {...}, "irf": {...}, "dl2_to_dl3": {...}}`` (each step a stage command and
+    its outputs, ``--overwrite`` inside this version's own night directory)."""
+    dl1 = dl1_plan_["dl0_to_dl1"]["outputs"][0]
+    night_dir, stem = night_directory(dl1), block_stem(dl1)
+    dl2 = str(night_dir / "dl2" / f"{stem}.dl2.h5")
+    irf = str(night_dir / "irf" / f"{stem}.irf.fits")
+    dl3 = str(night_dir / "dl3" / f"{stem}.dl3.fits.gz")
+    tailored = bool(params.get("tailored_irf"))
+    apply = ["dl1-to-dl2", "--input", dl1, "--output", dl2, "--model-set", sets["model_set_id"]]
+    if params.get("dl2_config"):
+        apply += ["--config", params["dl2_config"]]
+    to_dl3 = ["dl2-to-dl3", "--input", dl2, "--cuts", sets["cuts"], "--irf", irf, "--output", dl3]
+    if params.get("dl3_config"):
+        to_dl3 += ["--config", params["dl3_config"]]
+    return {
+        "obs_id": (dl1_plan_.get("input") or {}).get("obs_id"),
+        "dl1": dl1,
+        "dl2": dl2,
+        "irf": irf,
+        "dl3": dl3,
+        "dl1_to_dl2": {"command": [*apply, "--quiet", "--overwrite"], "outputs": [dl2]},
+        "irf_step": {
+            "command": irf_command(dl2, irf, sets, tailored, params.get("irf_config") or None),
+            "outputs": [irf],
+        },
+        "dl2_to_dl3": {"command": [*to_dl3, "--overwrite"], "outputs": [dl3]},
+    }
+
+
+def plan_night_dl3(
+    plans: list[Mapping[str, Any]], sets: Mapping[str, Any], params: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """Per block of the night, its :func:`dl3_plan`; the night's directory stamped with the
+    sets (:func:`claim_night_sets`) first."""
+    if not plans:
+        raise CampaignError("the night has no DL1 product to take further")
+    nights = {night_directory(p["dl0_to_dl1"]["outputs"][0]) for p in plans}
+    stamp = {
+        "model_set_id": sets["model_set_id"],
+        "irf_set_id": sets["irf_set_id"],
+        "irf_method": "tailored" if params.get("tailored_irf") else "interpolated",
+    }
+    for night_dir in nights:
+        claim_night_sets(night_dir, stamp)
+    return [dl3_plan(plan, sets, params) for plan in plans]
+
+
+def dl1_to_dl2_step(plan: Mapping[str, Any]) -> Any:
+    """The DL1→DL2 command of one block's :func:`dl3_plan`."""
+    return plan["dl1_to_dl2"]
+
+
+def irf_step(plan: Mapping[str, Any]) -> Any:
+    """The IRF command (interpolated or tailored) of one block's :func:`dl3_plan`."""
+    return plan["irf_step"]
+
+
+def dl2_to_dl3_step(plan: Mapping[str, Any]) -> Any:
+    """The DL2→DL3 command of one block's :func:`dl3_plan`."""
+    return plan["dl2_to_dl3"]
+
+
+def hold_back(
+    plans: list[Mapping[str, Any]],
+    bad: Mapping[str, list[str]],
+    force: bool,
+) -> dict[str, Any]:
+    """The quality gate of the delivery: the blocks whose DL1 or DL2 product is flagged ``bad``
+    (``bad``: {product path: [why, ...]}) are held back unless ``force``.
+
+    Returns ``{"deliver": [plans], "held_back": [{"obs_id", "dl3", "reasons"}], "forced":
+    [{"obs_id", "dl3", "reasons"}]}``: ``forced`` lists the flagged blocks delivered anyway.
+    """
+    deliver, held, forced = [], [], []
+    for plan in plans:
+        reasons = [
+            f"{level} {Path(plan[level]).name}: {why}"
+            for level in ("dl1", "dl2")
+            for why in bad.get(plan[level], [])
+        ]
+        if not reasons:
+            deliver.append(dict(plan))
+            continue
+        entry = {"obs_id": plan.get("obs_id"), "dl3": plan["dl3"], "reasons": reasons}
+        if force:
+            forced.append(entry)
+            deliver.append(dict(plan))
+        else:
+            held.append(entry)
+    return {"deliver": deliver, "held_back": held, "forced": forced}
+
+
+def outbox_directory(data_root: str | os.PathLike[str], night_dir: str | os.PathLike[str]) -> Path:
+    """The outbox of a night: ``<data_root>/outbox/<campaign>/<version>/<night>``."""
+    night_dir = Path(night_dir)
+    version_dir = night_dir.parent
+    return Path(data_root) / "outbox" / version_dir.parent.name / version_dir.name / night_dir.name
+
+
+def delivery_command(
+    plans: list[Mapping[str, Any]],
+    sets: Mapping[str, Any],
+    data_root: str | os.PathLike[str],
+    campaign: str,
+) -> list[dict[str, Any]]:
+    """The delivery stage of a night (one element: one task), none when nothing is delivered:
+    ``datapipe deliver <DL3 files> -o <outbox>`` with the sets and the version for the
+    manifest."""
+    if not plans:
+        return []
+    night_dir = night_directory(plans[0]["dl1"])
+    outbox = outbox_directory(data_root, night_dir)
+    command = ["deliver", *sorted(p["dl3"] for p in plans), "--output", str(outbox)]
+    command += ["--model-set", sets["model_set_id"], "--irf-set", sets["irf_set_id"]]
+    command += ["--campaign", campaign, "--meta", f"version={night_dir.parent.name}"]
+    command += ["--meta", f"night={night_dir.name}", "--overwrite"]
+    return [{"command": command, "outputs": [str(outbox / "MANIFEST.json")]}]
+
+
+class NoSetsError(CampaignError):
+    """No model set or IRF set is registered yet (and no param names one): the night stops at
+    DL1 (the DL2/DL3 tasks are skipped, not failed)."""
+
+
+def choose_irf_set(
+    irf_sets: list[Mapping[str, Any]], model_set_id: str | None, wanted: str | None
+) -> Mapping[str, Any]:
+    """The IRF set of a run among the registered ones (oldest first, as
+    :func:`datapipe_ops.irf.irf_set.list_irf_sets` lists them): the one ``wanted`` names
+    (id or unique prefix), which must be of ``model_set_id`` (``None``: of any model set),
+    else the latest of that model set.
+    """
+    if wanted:
+        matches = [s for s in irf_sets if str(s["id"]).startswith(wanted)]
+        if len(matches) != 1:
+            problem = "is ambiguous" if matches else "is not registered"
+            raise CampaignError(f"IRF set {wanted!r} {problem}")
+        chosen = matches[0]
+        if model_set_id is not None and chosen.get("model_set_id") not in (None, model_set_id):
+            raise CampaignError(
+                f"IRF set {chosen['id']} is of model set {chosen['model_set_id']}, the run "
+                f"applies model set {model_set_id}: give matching model_set and irf_set params"
+            )
+        return chosen
+    of_model_set = [s for s in irf_sets if s.get("model_set_id") == model_set_id]
+    if not of_model_set:
+        raise NoSetsError(
+            f"no IRF set of model set {model_set_id} is registered: the night stops at DL1 "
+            "(create one with datapipe irf-set create, or give the irf_set param)"
+        )
+    return of_model_set[-1]
+
+
 # ------------------------------------------------------------------------------------------
 # after DL1 on the simulation side: geometry, merge, DL2 with a model set, model training, IRFs
 

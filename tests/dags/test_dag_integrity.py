@@ -144,7 +144,15 @@ def test_dag_file_parses_fast_without_heavy_imports(path):
 def test_every_stage_task_of_every_dag_renders_to_a_valid_pod(monkeypatch, tmp_path):
     from airflow.dag_processing.dagbag import DagBag
     from airflow_env import kubernetes_validate, render_pod
-    from datapipe_airflow.campaigns import dl1_plan, quality_plans, register_inputs_command
+    from datapipe_airflow.campaigns import (
+        benchmark_plan,
+        delivery_command,
+        dl1_plan,
+        dl3_plan,
+        quality_plans,
+        register_inputs_command,
+        report_step,
+    )
     from datapipe_airflow.operators.kubernetes import DataPipePodOperator
 
     monkeypatch.setenv("DATAPIPE_EXECUTION_BACKEND", "kubernetes")
@@ -157,8 +165,9 @@ def test_every_stage_task_of_every_dag_renders_to_a_valid_pod(monkeypatch, tmp_p
         "meta": {"obs_id": 1},
     }
     plan = dl1_plan(entry, "/data/products/c/v/a.dl1.h5", "c", "/data/c.h5", None)
-    from datapipe_airflow.campaigns import benchmark_plan, report_step
-
+    night = dl1_plan(entry, "/data/products/c/v/2026-11-24/dl1/a.dl1.h5", "c", None, None)
+    sets = {"model_set_id": "m", "irf_set_id": "i", "cuts": "/data/cuts.fits"}
+    block = dl3_plan(night, sets, {})
     (bench,) = benchmark_plan("c", ["dl2"], Path("/data/products/c/benchmarks/r"), "ref")
     sample = {
         "dl0_to_dl1": plan["dl0_to_dl1"],
@@ -168,7 +177,12 @@ def test_every_stage_task_of_every_dag_renders_to_a_valid_pod(monkeypatch, tmp_p
             "c", Path("/data/products/c/benchmarks/r"), bench["outputs"]
         ),
         "quality_dl1": quality_plans([plan["dl0_to_dl1"]["outputs"]], "DL1")[0],
+        "quality_dl2": quality_plans([block["dl1_to_dl2"]["outputs"]], "DL2")[0],
         **_after_dl1_samples(entry, plan),
+        # observation_processing after DL1 (its dl1_to_dl2 is of the same shape)
+        "observation_irf": block["irf_step"],
+        "dl2_to_dl3": block["dl2_to_dl3"],
+        "deliver_dl3": delivery_command([block], sets, "/data", "c")[0],
     }
     pods, kinds = [], set()
     for dag in bag.dags.values():

@@ -191,6 +191,98 @@ def test_production_planning_groups_small_files_as_the_param_says(tmp_path):
     assert outputs == [o for p in ungrouped for o in p["dl0_to_dl1"]["outputs"]]
 
 
+# --- after DL1: DL2, IRFs, DL3, the quality gate, the delivery -----------------------------
+
+SETS = {"model_set_id": "m0", "irf_set_id": "i0", "cuts": "/d/irf_sets/cuts.fits"}
+
+
+def night_plan(name: str = "block1", obs_id: int = 30001) -> dict:
+    entry = {"name": f"{name}.dl0.h5", "path": f"/d/bdms/{name}.dl0.h5", "meta": {"obs_id": obs_id}}
+    out = f"/d/products/nightly/v1/2026-11-24/dl1/{name}.dl1.h5"
+    return campaigns.dl1_plan(entry, out, "nightly", "/d/c.h5", None)
+
+
+def test_dl3_plan_lays_the_levels_out_beside_dl1_with_the_sets():
+    plan = campaigns.dl3_plan(night_plan(), SETS, {"dl3_config": "/etc/dl3.yaml"})
+    night = "/d/products/nightly/v1/2026-11-24"
+    assert plan["obs_id"] == 30001
+    assert plan["dl2"] == f"{night}/dl2/block1.dl2.h5"
+    assert plan["irf"] == f"{night}/irf/block1.irf.fits"
+    assert plan["dl3"] == f"{night}/dl3/block1.dl3.fits.gz"
+    assert plan["dl1_to_dl2"] == {
+        "command": ["dl1-to-dl2", "--input", plan["dl1"], "--output", plan["dl2"],
+                    "--model-set", "m0", "--quiet", "--overwrite"],
+        "outputs": [plan["dl2"]],
+    }  # fmt: skip
+    assert plan["irf_step"]["command"] == [
+        "interpolate-irf", "--irf-set", "i0", "--dl2", plan["dl2"], "-o", plan["irf"],
+        "--overwrite",
+    ]  # fmt: skip
+    assert plan["dl2_to_dl3"]["command"] == [
+        "dl2-to-dl3", "--input", plan["dl2"], "--cuts", SETS["cuts"], "--irf", plan["irf"],
+        "--output", plan["dl3"], "--config", "/etc/dl3.yaml", "--overwrite",
+    ]  # fmt: skip
+    tailored = campaigns.dl3_plan(night_plan(), SETS, {"tailored_irf": True})
+    assert tailored["irf_step"]["command"] == [
+        "tailored-irf", "--input", plan["dl2"], "--model-set", "m0", "--cuts", SETS["cuts"],
+        "-o", plan["irf"], "--overwrite",
+    ]  # fmt: skip
+
+
+def test_the_night_keeps_the_sets_it_was_made_with(tmp_path):
+    stamp = {"model_set_id": "m0", "irf_set_id": "i0", "irf_method": "interpolated"}
+    campaigns.claim_night_sets(tmp_path / "night", stamp)
+    campaigns.claim_night_sets(tmp_path / "night", stamp)  # the same sets: a rerun
+    for key, other in (("model_set_id", "m1"), ("irf_set_id", "i1"), ("irf_method", "tailored")):
+        with pytest.raises(CampaignError, match=f"made with {key} '.*'.*new version"):
+            campaigns.claim_night_sets(tmp_path / "night", {**stamp, key: other})
+    assert json.loads((tmp_path / "night" / "SETS.json").read_text()) == stamp
+
+
+def test_quality_gate_holds_back_bad_blocks_unless_forced():
+    plans = [campaigns.dl3_plan(night_plan(f"block{k}", 30000 + k), SETS, {}) for k in (1, 2)]
+    bad = {plans[1]["dl2"]: ["valid_fraction = 0.01 (bad)"]}
+    gate = campaigns.hold_back(plans, bad, force=False)
+    assert [p["obs_id"] for p in gate["deliver"]] == [30001] and gate["forced"] == []
+    assert gate["held_back"] == [
+        {"obs_id": 30002, "dl3": plans[1]["dl3"],
+         "reasons": ["dl2 block2.dl2.h5: valid_fraction = 0.01 (bad)"]},
+    ]  # fmt: skip
+    forced = campaigns.hold_back(plans, bad, force=True)
+    assert [p["obs_id"] for p in forced["deliver"]] == [30001, 30002]
+    assert forced["held_back"] == [] and forced["forced"] == gate["held_back"]
+
+
+def test_delivery_goes_to_the_versioned_outbox():
+    plans = [campaigns.dl3_plan(night_plan(f"block{k}", 30000 + k), SETS, {}) for k in (2, 1)]
+    (step,) = campaigns.delivery_command(plans, SETS, "/d", "nightly")
+    outbox = "/d/outbox/nightly/v1/2026-11-24"
+    assert step["outputs"] == [f"{outbox}/MANIFEST.json"]
+    assert step["command"] == [
+        "deliver", plans[1]["dl3"], plans[0]["dl3"], "--output", outbox,
+        "--model-set", "m0", "--irf-set", "i0", "--campaign", "nightly",
+        "--meta", "version=v1", "--meta", "night=2026-11-24", "--overwrite",
+    ]  # fmt: skip
+    assert campaigns.delivery_command([], SETS, "/d", "nightly") == []
+
+
+def test_the_irf_set_is_the_named_one_or_the_latest_of_the_model_set():
+    sets = [
+        {"id": "aa11", "model_set_id": "m0"},
+        {"id": "bb22", "model_set_id": "m1"},
+        {"id": "aa33", "model_set_id": "m0"},
+    ]
+    assert campaigns.choose_irf_set(sets, "m0", "")["id"] == "aa33"
+    assert campaigns.choose_irf_set(sets, "m0", "aa1")["id"] == "aa11"
+    with pytest.raises(CampaignError, match="is of model set m1"):
+        campaigns.choose_irf_set(sets, "m0", "bb")
+    assert campaigns.choose_irf_set(sets, None, "bb")["model_set_id"] == "m1"  # any model set
+    with pytest.raises(CampaignError, match="ambiguous"):
+        campaigns.choose_irf_set(sets, "m0", "aa")
+    with pytest.raises(campaigns.NoSetsError, match="stops at DL1"):
+        campaigns.choose_irf_set(sets, "m9", "")
+
+
 # --- after DL1 on the simulation side
 
 
