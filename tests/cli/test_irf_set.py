@@ -20,6 +20,7 @@ def irfs(tmp_path_factory):
     return toy_dl2.build_irf_products(tmp_path_factory.mktemp("irf_set_cli"), scale=0.2)
 
 
+@pytest.mark.requirement("DPPS-DP-R-094")
 def test_create_list_show(irfs, url, tmp_path, capsys):
     nodes = [str(irfs["irfs"][z]) for z in (40.0, 20.0)]
     args = ["irf-set", "create", "--irf", nodes[0], "--irf", nodes[1], "-o", str(tmp_path / "s")]

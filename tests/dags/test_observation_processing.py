@@ -106,6 +106,7 @@ def asset_extras(run_id: str) -> dict[str, dict]:
     return {name: extra for name, extra in rows}
 
 
+@pytest.mark.requirement("DPPS-DP-R-132")
 def test_the_night_reaches_dl3_and_is_delivered(airflow_db, world):
     run, states = run_night()
     assert run.state == "success", states
@@ -181,6 +182,7 @@ def test_the_night_reaches_dl3_and_is_delivered(airflow_db, world):
     }  # fmt: skip
 
 
+@pytest.mark.requirement("DPPS-DP-R-102")
 def test_a_bad_observation_is_held_back_unless_forced(airflow_db, world, capsys):
     dl2 = night_dir(world) / "dl2" / "block2.dl2.h5"
     if not dl2.exists():
@@ -209,6 +211,7 @@ def test_a_bad_observation_is_held_back_unless_forced(airflow_db, world, capsys)
     assert (outbox(world) / "block2.dl3.fits.gz").exists()
 
 
+@pytest.mark.requirement("DPPS-DP-R-132")
 def test_another_model_set_into_the_same_version_is_refused(airflow_db, world):
     stamp = night_dir(world) / "SETS.json"
     if not stamp.exists():

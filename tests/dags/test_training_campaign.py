@@ -93,6 +93,7 @@ def _ancestors(catalog_url: str, path: str) -> dict[str, str]:
     return {p.path: p.level for p in tree.products().values()}
 
 
+@pytest.mark.requirement("DPPS-DP-R-053")
 def test_1_training_production_stops_at_the_geometry(airflow_db, world):
     run = load("simulation_processing").test(
         run_conf={
@@ -119,6 +120,7 @@ def test_1_training_production_stops_at_the_geometry(airflow_db, world):
     assert extra == {"campaign": CAMPAIGN, "version": "v1", "n_products": 2}
 
 
+@pytest.mark.requirement("DPPS-DP-R-066")
 def test_2_model_training_publishes_one_model_set(airflow_db, world):
     run = load("model_training").test(
         run_conf={
@@ -148,6 +150,7 @@ def test_2_model_training_publishes_one_model_set(airflow_db, world):
     world["model_set_id"] = model_set_id
 
 
+@pytest.mark.requirement("DPPS-DP-R-053")
 def test_3_dl2_with_the_latest_model_set_and_the_irf_set(airflow_db, world):
     run = load("simulation_processing").test(
         run_conf={

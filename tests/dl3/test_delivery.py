@@ -43,6 +43,7 @@ def snapshot(directory):
     return {p.name: sha256_file(p) for p in directory.iterdir() if p.is_file()}
 
 
+@pytest.mark.requirement("DPPS-DP-R-132")
 def test_delivery_copies_reduces_the_indexes_and_registers(night, tmp_path):
     before = snapshot(night["dl3"])
     outbox = tmp_path / "outbox" / "nightly" / "v1" / "2026-11-24"

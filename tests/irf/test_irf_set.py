@@ -30,6 +30,7 @@ def _nodes(irf_products):
     return [irf_products["irfs"][z] for z in sorted(irf_products["irfs"])]
 
 
+@pytest.mark.requirement("DPPS-DP-R-094")
 def test_a_set_records_model_set_cuts_and_nodes_and_is_registered_with_lineage(
     irf_products, tmp_path, catalog_url
 ):
@@ -116,6 +117,7 @@ def test_a_cuts_product_that_is_not_the_nodes_cuts_is_refused(irf_products, tmp_
         )
 
 
+@pytest.mark.requirement("DPPS-DP-R-094")
 def test_a_node_changed_after_the_set_was_made_is_refused(irf_products, tmp_path, catalog_url):
     nodes = [tmp_path / p.name for p in _nodes(irf_products)]
     for source, copy in zip(_nodes(irf_products), nodes, strict=True):
@@ -132,6 +134,7 @@ def test_a_node_changed_after_the_set_was_made_is_refused(irf_products, tmp_path
         read_irf_set(irf_set.directory, verify=False)
 
 
+@pytest.mark.requirement("DPPS-DP-R-094")
 def test_interpolate_irf_takes_the_set(irf_products, tmp_path, catalog_url, capsys):
     irf_set = create_irf_set(_nodes(irf_products), tmp_path / "sets", catalog_url)
     out = tmp_path / "obs.fits"

@@ -35,6 +35,7 @@ def parts(production, tmp_path_factory):
     return out
 
 
+@pytest.mark.requirement("DPPS-DP-R-066")
 def test_parts_assemble_into_one_loadable_set_with_lineage(parts, production, tmp_path):
     url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
     summary = assemble_model_set(
