@@ -274,21 +274,33 @@ def dl1_to_dl3_segment(plans: Any, dl1: Any, dl1_quality: Any = None) -> Any:
 def resolve_model_set_task(value: Any) -> Any:
     """``resolve_model_set``: the model set of the run, resolved ONCE (an id, ``latest`` when the
     param is empty) so that every stage task of the run applies the same set; ``None`` when the
-    param is ``none`` (the campaign stops at the geometry). Returns its output (the id)."""
+    param is ``none``, or empty while no model set is registered yet (the campaign stops at the
+    geometry; with ``irf_datasets`` that is an error). Returns its output (the id)."""
 
     @task(task_id="resolve_model_set")
-    def resolve(value: str | None) -> str | None:
+    def resolve(value: str | None, params: dict | None = None) -> str | None:
         """The concrete model set id the run applies (None: geometry only)."""
-        from datapipe_airflow.campaigns import model_set_param
+        from datapipe_airflow.campaigns import CampaignError, model_set_param
         from datapipe_airflow.stage_failure import fail_without_retry
         from datapipe_ops.errors import DataPipeError
-        from datapipe_ops.reco.models.model_set import resolve_model_set
+        from datapipe_ops.reco.models.model_set import list_model_sets, resolve_model_set
 
         ref = model_set_param(value)
         if ref is None:
             print("model_set is 'none': no DL2 with models, no IRF branch")
             return None
-        with fail_without_retry(DataPipeError):
+        with fail_without_retry(DataPipeError, CampaignError):
+            if not (value or "").strip() and not list_model_sets():
+                if (params or {}).get("irf_datasets"):
+                    raise CampaignError(
+                        "the IRF branch needs a model set and none is registered: run "
+                        "model_training first, or give the model_set param"
+                    )
+                print(
+                    "no model set is registered yet: the run stops at the geometry "
+                    "(DL2 with models needs one; model_training makes one)"
+                )
+                return None
             directory = resolve_model_set(ref)
         print(f"model set {ref!r} → {directory.name} ({directory})")
         return directory.name
