@@ -687,7 +687,11 @@ class Catalog:
         flag: str | QualityFlag | None,
     ) -> int:
         """Record (or replace) several metrics ``(name, value, unit, flag)`` of a product and
-        set its quality flag, in one transaction; the product's id."""
+        set its quality flag, in one transaction; the product's id.
+
+        The product's flag is the worst of ``flag`` and of every metric it has on record, so a
+        metric recorded by someone else (an operator's ``weather`` = bad) keeps the product bad
+        when its other metrics are computed again."""
         now = _now()
         rows = []
         for name, value, unit, metric_flag in metrics:
@@ -716,10 +720,14 @@ class Catalog:
                     ),
                     [row | {"product_id": product_id} for row in rows],
                 )
+            stored = conn.scalars(
+                sa.select(table.c.flag).where(table.c.product_id == product_id)
+            ).all()
+            worst = _worst_flag([value, *(parse_flag(f) for f in stored if f)])
             conn.execute(
                 sa.update(schema.products)
                 .where(_P.id == product_id)
-                .values(quality_flag=value and value.value, updated_at=now)
+                .values(quality_flag=worst and worst.value, updated_at=now)
             )
             return product_id
 
@@ -807,6 +815,15 @@ def _upsert_product(conn: Connection, record: ProductRecord, values: dict[str, A
             path=record.path,
         )
     return product_id
+
+
+_FLAG_ORDER = (QualityFlag.GOOD, QualityFlag.WARNING, QualityFlag.BAD)
+
+
+def _worst_flag(flags: Iterable[QualityFlag | None]) -> QualityFlag | None:
+    """The worst of ``flags`` (good < warning < bad); None when none is given."""
+    known = [f for f in flags if f is not None]
+    return max(known, key=_FLAG_ORDER.index) if known else None
 
 
 def _metric(row: Mapping[str, Any]) -> QualityMetric:

@@ -75,6 +75,15 @@ def test_many_metrics_and_the_flag_in_one_call(catalog, product):
         catalog.record_quality("/q/missing.h5", metrics, "good")
 
 
+def test_a_metric_on_record_keeps_the_product_as_bad_as_it_says(catalog, product):
+    catalog.record_quality_metric(product, "operator.weather", 1.0, flag="bad")
+    catalog.record_quality(product, [("rate", 2.0, "Hz", "good")], "good")
+    assert catalog.get_product(product).quality_flag is QualityFlag.BAD
+    catalog.record_quality_metric(product, "operator.weather", 0.0, flag="good")
+    catalog.record_quality(product, [("rate", 2.0, "Hz", "warning")], "warning")
+    assert catalog.get_product(product).quality_flag is QualityFlag.WARNING
+
+
 def test_a_metric_trend_is_one_query_in_time_order(catalog):
     catalog.ensure_campaign("nightly", "observation")
     for day, value in ((3, 0.3), (1, 0.1), (2, 0.2)):
