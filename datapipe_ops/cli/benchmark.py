@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from datapipe_ops.cli.options import CatalogURL, Config, NoRegister, Overwrite
+
 app = typer.Typer(
     help="Science benchmarks per level: numbers, plots, and verdicts against a reference.",
     no_args_is_help=True,
@@ -47,22 +49,6 @@ ReferenceCampaign = Annotated[
 ]
 Labels = Annotated[
     str, typer.Option("--labels", help="Legend names of this run and the reference, 'A,B'.")
-]
-Config = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="YAML configuration (default: built-in defaults)."),
-]
-Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace the output if it exists.")]
-Catalog = Annotated[
-    str | None,
-    typer.Option(
-        "--catalog",
-        help="Catalog URL (default: $DATAPIPE_CATALOG_URL, else <data root>/catalog.sqlite).",
-        show_default=False,
-    ),
-]
-NoRegister = Annotated[
-    bool, typer.Option("--no-register", help="Do not register the benchmark in the catalog.")
 ]
 
 
@@ -142,7 +128,7 @@ def _command(benchmark: str, doc: str):
         labels: Labels = "this,reference",
         config: Config = None,
         overwrite: Overwrite = False,
-        catalog: Catalog = None,
+        catalog: CatalogURL = None,
         no_register: NoRegister = False,
     ) -> None:
         _run(

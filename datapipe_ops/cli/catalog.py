@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from datapipe_ops.cli.options import CatalogURL
+
 if TYPE_CHECKING:
     from datapipe_ops.catalog import LineageNode, Product, ProductQuery
 
@@ -19,14 +21,6 @@ app = typer.Typer(
 
 # Options shared with `datapipe dataset` ------------------------------------------------------
 
-CatalogURL = Annotated[
-    str | None,
-    typer.Option(
-        "--catalog",
-        help="Catalog URL (default: $DATAPIPE_CATALOG_URL, else <data root>/catalog.sqlite).",
-        show_default=False,
-    ),
-]
 LevelOpt = Annotated[
     str | None, typer.Option(help="DL0, DL1, DL2, DL3, IRF, MODEL, BENCHMARK, QUALITY, ...")
 ]

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from datapipe_ops.cli.catalog import CatalogURL, human_size, with_product_query
+from datapipe_ops.cli.catalog import human_size, with_product_query
+from datapipe_ops.cli.options import CatalogURL
 
 if TYPE_CHECKING:
     from datapipe_ops.catalog import ProductQuery

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from datapipe_ops.cli.options import CatalogURL, Config, NoRegister, Quiet
+
 if TYPE_CHECKING:
     from datapipe_ops.calib.stage import DL1Job
 
@@ -128,29 +130,17 @@ def dl0_to_dl1(
             show_default=False,
         ),
     ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", "-c", help="YAML configuration (default: built-in defaults)."),
-    ] = None,
+    config: Config = None,
     chunk_size: Annotated[
         int | None,
         typer.Option("--chunk-size", min=1, help="Telescope events per chunk (default: config)."),
     ] = None,
-    catalog: Annotated[
-        str | None,
-        typer.Option(
-            "--catalog",
-            help="Catalog URL (default: $DATAPIPE_CATALOG_URL, else <data root>/catalog.sqlite).",
-            show_default=False,
-        ),
-    ] = None,
+    catalog: CatalogURL = None,
     campaign: Annotated[
         str | None,
         typer.Option(help="Register the products in this catalog campaign (it must exist)."),
     ] = None,
-    no_register: Annotated[
-        bool, typer.Option("--no-register", help="Do not register the products in the catalog.")
-    ] = False,
+    no_register: NoRegister = False,
     overwrite: Annotated[
         bool,
         typer.Option(
@@ -159,7 +149,7 @@ def dl0_to_dl1(
             "an output that is one of the inputs is refused always).",
         ),
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Calibrate, extract, clean and parameterise every telescope event of DL0 products.
 

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from datapipe_ops.cli.options import CatalogURL, Config, NoRegister, Overwrite, Quiet
+
 
 def dl1_to_dl2(
     input_path: Annotated[
@@ -23,29 +25,15 @@ def dl1_to_dl2(
             show_default=False,
         ),
     ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", "-c", help="YAML configuration (default: built-in defaults)."),
-    ] = None,
+    config: Config = None,
     chunk_size: Annotated[
         int | None,
         typer.Option("--chunk-size", min=1, help="Subarray events per chunk (default: config)."),
     ] = None,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace the output if it exists.")
-    ] = False,
-    catalog: Annotated[
-        str | None,
-        typer.Option(
-            "--catalog",
-            help="Catalog URL (default: $DATAPIPE_CATALOG_URL, else <data root>/catalog.sqlite).",
-            show_default=False,
-        ),
-    ] = None,
-    no_register: Annotated[
-        bool, typer.Option("--no-register", help="Do not register the product in the catalog.")
-    ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    overwrite: Overwrite = False,
+    catalog: CatalogURL = None,
+    no_register: NoRegister = False,
+    quiet: Quiet = False,
 ) -> None:
     """Reconstruct the stereo geometry of every event of a DL1 product (and, with a model set,
     energy, gammaness, the disp direction and event type) into a DL2 product.

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from datapipe_ops.cli.irf import Catalog, Config, Cuts, NoRegister, Output, Overwrite
+from datapipe_ops.cli.irf import Cuts, Output
+from datapipe_ops.cli.options import CatalogURL, Config, NoRegister, Overwrite
 
 
 def dl2_to_dl3(
@@ -21,7 +22,7 @@ def dl2_to_dl3(
     output: Output,
     config: Config = None,
     overwrite: Overwrite = False,
-    catalog: Catalog = None,
+    catalog: CatalogURL = None,
     no_register: NoRegister = False,
 ) -> None:
     """Apply the cuts, convert to RA/Dec and write EVENTS, GTI, POINTING and the IRF HDUs.
@@ -75,7 +76,7 @@ def deliver(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing delivery.")
     ] = False,
-    catalog: Catalog = None,
+    catalog: CatalogURL = None,
     no_register: NoRegister = False,
 ) -> None:
     """Deliver DL3 event lists to an outbox directory: the files, their index files and a

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from datapipe_ops.cli.options import CatalogURL, Config, NoRegister, Overwrite
+
 Gammas = Annotated[
     list[Path], typer.Option("--gammas", help="Simulated gamma DL2 runs (repeat the option).")
 ]
@@ -21,22 +23,6 @@ Electrons = Annotated[
 ]
 Output = Annotated[Path, typer.Option("--output", "-o", help="The product to write.")]
 Cuts = Annotated[Path, typer.Option("--cuts", help="The cuts product (datapipe optimize-cuts).")]
-Config = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="YAML configuration (default: built-in defaults)."),
-]
-Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace the output if it exists.")]
-Catalog = Annotated[
-    str | None,
-    typer.Option(
-        "--catalog",
-        help="Catalog URL (default: $DATAPIPE_CATALOG_URL, else <data root>/catalog.sqlite).",
-        show_default=False,
-    ),
-]
-NoRegister = Annotated[
-    bool, typer.Option("--no-register", help="Do not register the product in the catalog.")
-]
 
 
 def _files(gammas: list[Path], protons: list[Path] | None, electrons: list[Path] | None):
@@ -55,7 +41,7 @@ def optimize_cuts(
     electrons: Electrons = None,
     config: Config = None,
     overwrite: Overwrite = False,
-    catalog: Catalog = None,
+    catalog: CatalogURL = None,
     no_register: NoRegister = False,
 ) -> None:
     """Find the gammaness and direction cuts (per event type if configured) on simulated DL2.
@@ -87,7 +73,7 @@ def compute_irf(
     electrons: Electrons = None,
     config: Config = None,
     overwrite: Overwrite = False,
-    catalog: Catalog = None,
+    catalog: CatalogURL = None,
     no_register: NoRegister = False,
 ) -> None:
     """Compute point-like and full-enclosure IRFs (GADF) of simulated DL2 after the cuts."""
@@ -120,7 +106,7 @@ def sensitivity(
     ] = None,
     config: Config = None,
     overwrite: Overwrite = False,
-    catalog: Catalog = None,
+    catalog: CatalogURL = None,
     no_register: NoRegister = False,
 ) -> None:
     """Differential point-source sensitivity (FITS table and PNG plot with the Crab flux)."""
@@ -164,7 +150,7 @@ def interpolate_irf(
     ] = None,
     config: Config = None,
     overwrite: Overwrite = False,
-    catalog: Catalog = None,
+    catalog: CatalogURL = None,
     no_register: NoRegister = False,
 ) -> None:
     """Interpolate an IRF set (zenith nodes) to one observation's zenith (in cos zenith)."""
@@ -216,7 +202,7 @@ def tailored_irf(
         ),
     ] = None,
     overwrite: Overwrite = False,
-    catalog: Catalog = None,
+    catalog: CatalogURL = None,
     no_register: NoRegister = False,
 ) -> None:
     """IRFs of one observation, simulated for its own pointing track and NSB level.

@@ -7,27 +7,18 @@ from typing import Annotated
 
 import typer
 
+from datapipe_ops.cli.options import CatalogURL, NoRegister, Overwrite, Quiet
+
 
 def merge(
     inputs: Annotated[
         list[Path], typer.Argument(help="The DL1 or DL2 products to merge.", show_default=False)
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="The merged product to write.")],
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace the output if it exists.")
-    ] = False,
-    catalog: Annotated[
-        str | None,
-        typer.Option(
-            "--catalog",
-            help="Catalog URL (default: $DATAPIPE_CATALOG_URL, else <data root>/catalog.sqlite).",
-            show_default=False,
-        ),
-    ] = None,
-    no_register: Annotated[
-        bool, typer.Option("--no-register", help="Do not register the product in the catalog.")
-    ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    overwrite: Overwrite = False,
+    catalog: CatalogURL = None,
+    no_register: NoRegister = False,
+    quiet: Quiet = False,
 ) -> None:
     """Merge DL1 or DL2 products of the same instrument, schema and processing configuration.
 

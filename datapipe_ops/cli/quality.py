@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from datapipe_ops.cli.irf import Catalog, Config, NoRegister, Overwrite
+from datapipe_ops.cli.options import CatalogURL, Config, NoRegister, Overwrite
 
 app = typer.Typer(
     help="Data-quality metrics: measure a product, judge it, record it; read trends.",
@@ -53,7 +53,7 @@ def _command(level: str):
     def command(
         input_path: Input,
         config: Config = None,
-        catalog: Catalog = None,
+        catalog: CatalogURL = None,
         output: Report = None,
         overwrite: Overwrite = False,
         no_register: NoRegister = False,
@@ -79,7 +79,7 @@ def dl0(
         ),
     ] = None,
     config: Config = None,
-    catalog: Catalog = None,
+    catalog: CatalogURL = None,
     output: Report = None,
     overwrite: Overwrite = False,
     no_register: NoRegister = False,
@@ -106,7 +106,7 @@ def trend(
     ] = None,
     config: Config = None,
     overwrite: Overwrite = False,
-    catalog: Catalog = None,
+    catalog: CatalogURL = None,
 ) -> None:
     """Print a metric's values over time (one line per product), optionally plot them."""
     from datapipe_ops.config import load_config

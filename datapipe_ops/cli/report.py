@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from datapipe_ops.cli.options import CatalogURL, NoRegister, Overwrite
+
 
 def report(
     campaign: Annotated[str, typer.Option("--campaign", help="The campaign to report on.")],
@@ -15,20 +17,9 @@ def report(
         list[Path] | None,
         typer.Option("--benchmarks", help="Benchmark output directories to include (repeat)."),
     ] = None,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace the output if it exists.")
-    ] = False,
-    catalog: Annotated[
-        str | None,
-        typer.Option(
-            "--catalog",
-            help="Catalog URL (default: $DATAPIPE_CATALOG_URL, else <data root>/catalog.sqlite).",
-            show_default=False,
-        ),
-    ] = None,
-    no_register: Annotated[
-        bool, typer.Option("--no-register", help="Do not register the report in the catalog.")
-    ] = False,
+    overwrite: Overwrite = False,
+    catalog: CatalogURL = None,
+    no_register: NoRegister = False,
 ) -> None:
     """One self-contained HTML page: products, quality flags, benchmarks with their plots and
     verdicts, provenance; registered in the catalog (level BENCHMARK, kind report)."""

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from datapipe_ops.cli.options import Quiet
+
 app = typer.Typer(
     help="Simulate DL0: one run, a production (dataset + manifest) or an observation block.",
     no_args_is_help=True,
@@ -37,7 +39,6 @@ OverwriteOption = Annotated[
 SeedOption = Annotated[
     int | None, typer.Option("--seed", help="Seed (default: the configuration's 'seed').")
 ]
-QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
 
 
 def _production_config(path: Path):
@@ -66,7 +67,7 @@ def run(
     ] = None,
     seed: SeedOption = None,
     overwrite: OverwriteOption = False,
-    quiet: QuietOption = False,
+    quiet: Quiet = False,
 ) -> None:
     """Simulate one run (one DL0 file and its <name>.coefficients.h5) of one component.
 
@@ -110,7 +111,7 @@ def production(
     ] = None,
     seed: SeedOption = None,
     overwrite: OverwriteOption = False,
-    quiet: QuietOption = False,
+    quiet: Quiet = False,
 ) -> None:
     """Simulate a production: every file of every component, with a MANIFEST.json.
 
@@ -140,7 +141,7 @@ def observation(
     ] = None,
     seed: SeedOption = None,
     overwrite: OverwriteOption = False,
-    quiet: QuietOption = False,
+    quiet: Quiet = False,
 ) -> None:
     """Simulate an observation block: DL0 without truth, coefficients, and a truth side file.
 

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from datapipe_ops.cli.options import Config
+
 KIND_NAMES = {"energy": "energy", "gammaness": "gammaness", "disp": "disp"}
 KIND_NAMES |= {"event-type": "event_type", "event_type": "event_type"}
 
@@ -38,10 +40,7 @@ def train(
             show_default=False,
         ),
     ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", "-c", help="YAML configuration (default: built-in defaults)."),
-    ] = None,
+    config: Config = None,
     seed: Annotated[
         int | None, typer.Option("--seed", min=0, help="Seed (default: the configuration's).")
     ] = None,

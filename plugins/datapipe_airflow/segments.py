@@ -454,38 +454,19 @@ def irf_segment(datasets: Any, model_set_id: Any, register_after: Any = None) ->
     )
     if register_after is not None:
         register_after >> register
-    dl1 = stage_task(
-        "irf_dl0_to_dl1",
-        kind="dl0_to_dl1",
-        expand=commands_of(planned, "dl0_to_dl1", "irf_dl0_to_dl1_commands"),
-    )
-    dl2 = stage_task(
-        "irf_dl1_to_dl2",
-        kind="apply",
-        expand=commands_of(planned, "dl1_to_dl2", "irf_dl1_to_dl2_commands"),
-    )
-    merge = stage_task(
-        "irf_merge", kind="merge", expand=commands_of(planned, "merge", "irf_merge_commands")
-    )
-    cuts = stage_task(
-        "optimize_cuts",
-        kind="irf",
-        expand=commands_of(planned, "optimize_cuts", "optimize_cuts_commands"),
-    )
-    irfs = stage_task(
-        "compute_irf",
-        kind="irf",
-        expand=commands_of(planned, "compute_irf", "compute_irf_commands"),
-    )
-    sensitivity = stage_task(
-        "sensitivity",
-        kind="irf",
-        expand=commands_of(planned, "sensitivity", "sensitivity_commands"),
-    )
-    irf_set = stage_task(
-        "irf_set_create",
-        kind="light",
-        expand=commands_of(planned, "irf_set", "irf_set_create_commands"),
+    # task id, stage kind, the plan's key of its commands
+    steps = [
+        ("irf_dl0_to_dl1", "dl0_to_dl1", "dl0_to_dl1"),
+        ("irf_dl1_to_dl2", "apply", "dl1_to_dl2"),
+        ("irf_merge", "merge", "merge"),
+        ("optimize_cuts", "irf", "optimize_cuts"),
+        ("compute_irf", "irf", "compute_irf"),
+        ("sensitivity", "irf", "sensitivity"),
+        ("irf_set_create", "light", "irf_set"),
+    ]
+    dl1, dl2, merge, cuts, irfs, sensitivity, irf_set = (
+        stage_task(task_id, kind=kind, expand=commands_of(planned, key, f"{task_id}_commands"))
+        for task_id, kind, key in steps
     )
     register >> dl1 >> dl2 >> merge >> cuts >> [irfs, sensitivity]
     irfs >> irf_set
