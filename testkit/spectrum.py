@@ -2,10 +2,15 @@
 
 :func:`fit_spectrum` opens a DL3 directory as a gammapy data store, builds one ON/OFF spectrum
 dataset per observation (ON: a point region at the target whose radius is the IRFs' RAD_MAX
-per energy; OFF: wobble regions at the same offset from the pointing), stacks them, fits a
-power law with WStat and returns the index, the flux at the reference energy (with errors) and
-the detection significance. :func:`plot_spectrum` draws the flux points with the fitted and
-the injected spectra.
+per energy; OFF: wobble regions at the same offset from the pointing), fits a power law with
+WStat to all of them jointly and returns the index, the flux at the reference energy (with
+errors) and the detection significance.
+
+The datasets are fitted jointly, not stacked: gammapy stacks ON/OFF datasets by deriving the
+stacked OFF acceptance from alpha x n_off, so an observation whose OFF regions hold no event
+(a short bright one, the background after cuts is ~0) stacks to alpha = 0 in every bin, and
+WStat with alpha = 0 and n_off = 0 has no minimum (the fit then fails or stays at its start).
+:func:`plot_spectrum` draws the flux points with the fitted and the injected spectra.
 """
 
 from __future__ import annotations
@@ -89,22 +94,15 @@ def fit_spectrum(
         dataset = maker.run(empty.copy(name=f"obs{observation.obs_id}"), observation)
         dataset_on_off = background.run(dataset, observation)
         datasets.append(safe.run(dataset_on_off, observation))
-    stacked = Datasets([datasets.stack_reduce(name="stacked")])
     model = PowerLawSpectralModel(
         index=2.5, amplitude=1e-11 * u.Unit("cm-2 s-1 TeV-1"), reference=reference_tev * u.TeV
     )
-    stacked.models = [SkyModel(spectral_model=model, name="target")]
-    result = Fit().run(stacked)
+    datasets.models = [SkyModel(spectral_model=model, name="target")]
+    result = Fit().run(datasets)
     if not result.success:
         raise RuntimeError(f"the spectral fit did not converge: {result.message}")
-    data = stacked[0]
-    mask = data.mask_safe.data.squeeze() if data.mask_safe is not None else slice(None)
-    n_on = int(np.sum(data.counts.data.squeeze()[mask]))
-    n_off = int(np.sum(data.counts_off.data.squeeze()[mask]))
-    alpha_map = data.alpha.data.squeeze()[mask]
-    alpha = float(np.mean(alpha_map)) if np.size(alpha_map) else 0.0
+    n_on, n_off, alpha = _on_off_counts(datasets)
     lima = WStatCountsStatistic(n_on, n_off, alpha)
-    info = data.info_dict()
     index = model.parameters["index"]
     amplitude = model.parameters["amplitude"]
     unit = u.Unit("cm-2 s-1 TeV-1")
@@ -118,11 +116,36 @@ def fit_spectrum(
         n_off=n_off,
         alpha=alpha,
         excess=float(lima.n_sig),
-        significance_wstat=float(info.get("sqrt_ts", np.nan)),
+        significance_wstat=_sqrt_ts(datasets, model.parameters["amplitude"]),
         significance_lima=float(np.nan_to_num(lima.sqrt_ts)),
-        datasets=stacked,
+        datasets=datasets,
         model=model,
     )
+
+
+def _on_off_counts(datasets) -> tuple[int, int, float]:
+    """ON and OFF counts in the safe energy range of every dataset, and the mean alpha there."""
+    n_on = n_off = 0
+    alphas = []
+    for data in datasets:
+        mask = data.mask_safe.data.squeeze().astype(bool)
+        n_on += int(np.sum(data.counts.data.squeeze()[mask]))
+        n_off += int(np.sum(data.counts_off.data.squeeze()[mask]))
+        alphas.append(data.alpha.data.squeeze()[mask])
+    alpha_bins = np.concatenate(alphas) if alphas else np.array([])
+    return n_on, n_off, float(np.mean(alpha_bins)) if alpha_bins.size else 0.0
+
+
+def _sqrt_ts(datasets, amplitude) -> float:
+    """sqrt(TS) of the fitted source: WStat without the source minus WStat at the best fit."""
+    best = datasets.stat_sum()
+    value = amplitude.value
+    amplitude.value = 0.0
+    try:
+        without = datasets.stat_sum()
+    finally:
+        amplitude.value = value
+    return float(np.sqrt(max(without - best, 0.0)))
 
 
 def plot_spectrum(
@@ -142,10 +165,10 @@ def plot_spectrum(
     from gammapy.estimators import FluxPointsEstimator
     from gammapy.modeling.models import PowerLawSpectralModel
 
-    data = fit.datasets[0]
-    edges = data.counts.geom.axes["energy"].edges
-    safe = data.mask_safe.data.squeeze()
-    with_counts = safe & (data.counts.data.squeeze() > 0)  # not beyond the last event
+    edges = fit.datasets[0].counts.geom.axes["energy"].edges  # one reco axis for all
+    safe = np.any([d.mask_safe.data.squeeze() for d in fit.datasets], axis=0)
+    counts = np.sum([d.counts.data.squeeze() for d in fit.datasets], axis=0)
+    with_counts = safe & (counts > 0)  # not beyond the last event
     low, high = edges[:-1][safe].min(), edges[1:][with_counts if with_counts.any() else safe].max()
     estimator = FluxPointsEstimator(
         energy_edges=np.geomspace(low.to_value(u.TeV), high.to_value(u.TeV), 7) * u.TeV,
