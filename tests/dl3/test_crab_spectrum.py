@@ -37,6 +37,26 @@ def test_fitted_spectrum_matches_the_injected_one(dl3_chain, tmp_path):
     assert plot.stat().st_size > 10_000
 
 
+def test_the_fit_does_not_hang_on_the_number_of_off_regions(dl3_chain):
+    """1 to 4 wobble OFF regions: the background of 10 s after cuts is ~0, so some give no OFF
+    event at all (WStat with n_off = 0) and some one; the fit converges with every one of them
+    and the source, not the OFF estimate, sets the spectrum."""
+    config = dl3_chain["observation"]
+    fits = [
+        spectrum.fit_spectrum(
+            dl3_chain["products"]["dl3"].parent,
+            config.target.ra_deg,
+            config.target.dec_deg,
+            n_off_regions=n,
+        )
+        for n in (1, 2, 3, 4)
+    ]
+    assert [f.alpha for f in fits] == pytest.approx([1, 1 / 2, 1 / 3, 1 / 4])
+    indices = [f.index for f in fits]
+    assert max(indices) - min(indices) < 0.2 * fits[0].index_error, indices
+    assert all(f.significance_wstat > 5 for f in fits)
+
+
 def test_injected_spectrum_is_read_from_the_configuration():
     crab = chain_kit.injected_power_law(chain_kit.observation_config())
     assert (crab.index, crab.amplitude_per_tev_cm2_s, crab.reference_tev) == pytest.approx(
