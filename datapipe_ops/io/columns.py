@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import h5py
 import numpy as np
+from numba import njit
 
 _SHUFFLE = h5py.h5z.FILTER_SHUFFLE
 _DEFLATE = h5py.h5z.FILTER_DEFLATE
@@ -44,33 +45,25 @@ def _raw_readable(dset: h5py.Dataset, names: Sequence[str]) -> bool:
     return np.little_endian
 
 
-def _fields_of_chunk(
-    raw: bytes,
-    dtype: np.dtype,
-    chunk_rows: int,
-    n_rows: int,
-    shuffled: bool,
-    names: Sequence[str],
-) -> dict[str, np.ndarray] | None:
-    """The fields ``names`` of the first ``n_rows`` rows of one stored chunk of
-    ``chunk_rows`` rows (None if it does not inflate to that size)."""
+def _inflate(raw: bytes, itemsize: int, chunk_rows: int, shuffled: bool) -> np.ndarray | None:
+    """The bytes of one stored chunk as (bytes of a row, rows) planes if ``shuffled`` else
+    (rows, bytes of a row); None if it does not inflate to a whole chunk."""
     data = np.frombuffer(zlib.decompress(raw), np.uint8)
-    if data.size != chunk_rows * dtype.itemsize:
+    if data.size != chunk_rows * itemsize:
         return None
-    if shuffled:
-        planes = data.reshape(dtype.itemsize, chunk_rows)
-    else:
-        rows = data.reshape(chunk_rows, dtype.itemsize)
-    out = {}
-    for name in names:
-        field, offset = dtype.fields[name][:2]
-        if shuffled:
-            block = planes[offset : offset + field.itemsize, :n_rows].T
-        else:
-            block = rows[:n_rows, offset : offset + field.itemsize]
-        values = np.ascontiguousarray(block).view(field.base)
-        out[name] = values.reshape((n_rows, *field.shape))
-    return out
+    return data.reshape((itemsize, chunk_rows) if shuffled else (chunk_rows, itemsize))
+
+
+@njit(cache=True)
+def _unshuffle_into(
+    planes: np.ndarray, offset: int, skip: int, n: int, out: np.ndarray, out_start: int
+) -> None:
+    """Bytes ``offset…`` of rows ``skip:skip+n`` of shuffled ``planes`` into the rows
+    ``out_start…`` of ``out`` (rows × bytes of one field)."""
+    for k in range(out.shape[1]):
+        plane = planes[offset + k]
+        for i in range(n):
+            out[out_start + i, k] = plane[skip + i]
 
 
 def read_columns(
@@ -91,20 +84,30 @@ def read_columns(
         name: np.empty((n_out, *dtype.fields[name][0].shape), dtype.fields[name][0].base)
         for name in names
     }
+    # each column as rows × its bytes, written in place
+    out_bytes = {
+        name: out[name]
+        .reshape(n_out, dtype.fields[name][0].itemsize // dtype.fields[name][0].base.itemsize)
+        .view(np.uint8)
+        for name in names
+    }
     for first in range(start - start % chunk_rows, stop, chunk_rows):
         a, b = max(first, start), min(first + chunk_rows, stop)
         try:
             mask, raw = dset.id.read_direct_chunk((first,))
-            fields = (
-                None
-                if mask  # a filter was skipped for this chunk
-                else _fields_of_chunk(raw, dtype, chunk_rows, b - first, shuffled, names)
-            )
+            # mask: a filter was skipped for this chunk
+            data = None if mask else _inflate(raw, dtype.itemsize, chunk_rows, shuffled)
         except (KeyError, OSError, RuntimeError, ValueError, zlib.error):  # not stored
-            fields = None
-        if fields is None:
-            part = dset.fields(names)[first:b]
-            fields = {name: part[name] for name in names}
-        for name, values in fields.items():
-            out[name][a - start : b - start] = values[a - first :]
+            data = None
+        for name in names:
+            offset = dtype.fields[name][1]
+            size = dtype.fields[name][0].itemsize
+            if data is None:
+                out[name][a - start : b - start] = dset.fields(name)[a:b]
+            elif shuffled:
+                _unshuffle_into(data, offset, a - first, b - a, out_bytes[name], a - start)
+            else:
+                out_bytes[name][a - start : b - start] = data[
+                    a - first : b - first, offset : offset + size
+                ]
     return out

@@ -129,11 +129,14 @@ def _join(keys: np.ndarray, table_keys: np.ndarray, what: str, path: str) -> np.
     return where
 
 
-def _truth_rows(truth: dict, keys: np.ndarray, path: str) -> np.ndarray | None:
+def _truth_rows(
+    truth: dict, obs_id: np.ndarray, event_id: np.ndarray, path: str
+) -> np.ndarray | None:
     """Row of the shower table of each event (None: the same events in the same order)."""
-    shower_keys = _keys(np.asarray(truth["obs_id"]), np.asarray(truth["event_id"]))
-    if np.array_equal(shower_keys, keys):
+    if np.array_equal(truth["obs_id"], obs_id) and np.array_equal(truth["event_id"], event_id):
         return None
+    keys = _keys(obs_id, event_id)
+    shower_keys = _keys(np.asarray(truth["obs_id"]), np.asarray(truth["event_id"]))
     order = np.argsort(shower_keys, kind="stable")
     return order[_join(keys, shower_keys[order], layout.SHOWER, path)]
 
@@ -184,17 +187,17 @@ def _read_chunk(
     """The reconstructed columns of rows ``start:stop`` of every subarray table."""
     name = h5file.filename
     out: dict[str, np.ndarray] = {}
-    ids = None
     valid = None
     for kind, algorithm in kinds.items():
         columns = ("obs_id", "event_id", *(f"{algorithm}_{c}" for c in _TABLE_COLUMNS[kind]))
         table = read_fields(h5file, layout.dl2_path(kind, algorithm), columns, start, stop)
-        these = _keys(np.asarray(table["obs_id"]), np.asarray(table["event_id"]))
-        if ids is None:
-            ids = these
+        if "obs_id" not in out:
             out["obs_id"] = np.asarray(table["obs_id"], np.int64)
             out["event_id"] = np.asarray(table["event_id"], np.int64)
-        elif these.shape != ids.shape or np.any(these != ids):
+        elif not (
+            np.array_equal(table["obs_id"], out["obs_id"])
+            and np.array_equal(table["event_id"], out["event_id"])
+        ):
             raise InputFileError(
                 f"DL2 table {layout.dl2_path(kind, algorithm)} does not list the same events in "
                 f"the same order as {layout.dl2_path('geometry', kinds['geometry'])}",
@@ -207,7 +210,9 @@ def _read_chunk(
             out["reco_az"] = _quantity(table, f"{algorithm}_az", "deg")
             telescopes = np.asarray(table[f"{algorithm}_telescopes"], bool)
             n_rows = telescopes.shape[0]
-            out["multiplicity"] = telescopes.reshape(n_rows, -1).sum(axis=1).astype(np.int16)
+            out["multiplicity"] = np.count_nonzero(telescopes.reshape(n_rows, -1), axis=1).astype(
+                np.int16
+            )
         elif kind == "energy":
             out["reco_energy"] = _quantity(table, f"{algorithm}_energy", "TeV")
         elif kind == "particle_type":
@@ -223,14 +228,23 @@ def _read_chunk(
 def _pointing_from_runs(runs: QTable, obs_id: np.ndarray, path: str) -> tuple[np.ndarray, ...]:
     """Pointing alt/az [deg] of each event from the run table of its obs_id."""
     run_obs = np.asarray(runs["obs_id"], np.int64)
+    if run_obs.size == 1 and np.all(obs_id == run_obs[0]):  # one run: no search
+        where = np.zeros(obs_id.size, np.intp)
+    else:
+        where = _run_rows(run_obs, obs_id, path)
+    zenith = _quantity(runs, "zenith", "deg")[where]
+    azimuth = _quantity(runs, "azimuth", "deg")[where]
+    return 90.0 - zenith, azimuth
+
+
+def _run_rows(run_obs: np.ndarray, obs_id: np.ndarray, path: str) -> np.ndarray:
+    """Row of the run table of each event's obs_id."""
     order = np.argsort(run_obs)
     where = order[np.clip(np.searchsorted(run_obs[order], obs_id), 0, len(order) - 1)]
     if obs_id.size and np.any(run_obs[where] != obs_id):
         missing = obs_id[run_obs[where] != obs_id][0]
         raise InputFileError(f"obs_id {missing} has no row in {layout.SIMULATION_RUN}", path=path)
-    zenith = _quantity(runs, "zenith", "deg")[where]
-    azimuth = _quantity(runs, "azimuth", "deg")[where]
-    return 90.0 - zenith, azimuth
+    return where
 
 
 def pointing_columns(h5file: h5py.File) -> tuple[str, str]:
@@ -379,7 +393,6 @@ def read_events(
         columns = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else None
         if columns is None:
             columns = _read_chunk(h5file, kinds, 0, 0)
-        keys = _keys(columns["obs_id"], columns["event_id"])
         # columns built here and handed to the table without copies
         events: dict[str, np.ndarray | u.Quantity] = {
             "obs_id": columns["obs_id"],
@@ -401,7 +414,7 @@ def read_events(
                 "true_shower_primary_id",
             )
             truth = read_fields(h5file, layout.SHOWER, [n for n in wanted if n in names])
-            where = _truth_rows(truth, keys, str(path))
+            where = _truth_rows(truth, columns["obs_id"], columns["event_id"], str(path))
             for name, unit in (("true_energy", u.TeV), ("true_alt", u.deg), ("true_az", u.deg)):
                 events[name] = u.Quantity(
                     _take(_quantity(truth, name, unit), where), unit, copy=False
@@ -416,6 +429,7 @@ def read_events(
             )
             particle = particles.pop() if len(particles) == 1 else None
         else:
+            keys = _keys(columns["obs_id"], columns["event_id"])
             events["time"] = _event_times(h5file, keys)
             alt, az = pointing_at(h5file, np.asarray(events["time"]))
         events["reco_energy"] = u.Quantity(columns["reco_energy"], u.TeV, copy=False)
@@ -464,6 +478,8 @@ def read_particle(
             f"DL2 files of several model sets ({', '.join(sorted(map(str, sets)))})",
             path=parts[0].paths[0],
         )
+    if len(parts) == 1:  # nothing to stack (vstack would copy every column)
+        return parts[0]
     return DL2Events(
         events=vstack([p.events for p in parts], metadata_conflicts="silent"),
         paths=[p.paths[0] for p in parts],
