@@ -60,10 +60,19 @@ def _unshuffle_into(
 ) -> None:
     """Bytes ``offset…`` of rows ``skip:skip+n`` of shuffled ``planes`` into the rows
     ``out_start…`` of ``out`` (rows × bytes of one field)."""
-    for k in range(out.shape[1]):
-        plane = planes[offset + k]
+    size = out.shape[1]
+    if size == 8:  # a constant count lets the compiler unroll the common sizes
         for i in range(n):
-            out[out_start + i, k] = plane[skip + i]
+            for k in range(8):
+                out[out_start + i, k] = planes[offset + k, skip + i]
+    elif size == 4:
+        for i in range(n):
+            for k in range(4):
+                out[out_start + i, k] = planes[offset + k, skip + i]
+    else:
+        for i in range(n):  # rows outside: the writes stay contiguous
+            for k in range(size):
+                out[out_start + i, k] = planes[offset + k, skip + i]
 
 
 def read_columns(
