@@ -12,8 +12,12 @@ stored with a filter skipped goes through h5py's own reader: the result is the s
 
 from __future__ import annotations
 
+import functools
+import os
 import zlib
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 
 import h5py
 import numpy as np
@@ -21,6 +25,8 @@ from numba import njit
 
 _SHUFFLE = h5py.h5z.FILTER_SHUFFLE
 _DEFLATE = h5py.h5z.FILTER_DEFLATE
+#: threads inflating chunks
+_WORKERS = min(2, os.cpu_count() or 1)
 
 
 def _filters(dset: h5py.Dataset) -> tuple[int, ...]:
@@ -45,16 +51,33 @@ def _raw_readable(dset: h5py.Dataset, names: Sequence[str]) -> bool:
     return np.little_endian
 
 
-def _inflate(raw: bytes, itemsize: int, chunk_rows: int, shuffled: bool) -> np.ndarray | None:
+def _stored_chunk(dset: h5py.Dataset, first: int) -> bytes | None:
+    """The stored bytes of the chunk starting at row ``first`` (None: not stored, or stored
+    with a filter skipped)."""
+    try:
+        mask, raw = dset.id.read_direct_chunk((first,))
+    except (KeyError, OSError, RuntimeError, ValueError):
+        return None
+    return None if mask else raw
+
+
+def _inflate(
+    raw: bytes | None, itemsize: int, chunk_rows: int, shuffled: bool
+) -> np.ndarray | None:
     """The bytes of one stored chunk as (bytes of a row, rows) planes if ``shuffled`` else
     (rows, bytes of a row); None if it does not inflate to a whole chunk."""
-    data = np.frombuffer(zlib.decompress(raw), np.uint8)
+    if raw is None:
+        return None
+    try:
+        data = np.frombuffer(zlib.decompress(raw), np.uint8)
+    except zlib.error:
+        return None
     if data.size != chunk_rows * itemsize:
         return None
     return data.reshape((itemsize, chunk_rows) if shuffled else (chunk_rows, itemsize))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _unshuffle_into(
     planes: np.ndarray, offset: int, skip: int, n: int, out: np.ndarray, out_start: int
 ) -> None:
@@ -100,23 +123,26 @@ def read_columns(
         .view(np.uint8)
         for name in names
     }
-    for first in range(start - start % chunk_rows, stop, chunk_rows):
-        a, b = max(first, start), min(first + chunk_rows, stop)
-        try:
-            mask, raw = dset.id.read_direct_chunk((first,))
-            # mask: a filter was skipped for this chunk
-            data = None if mask else _inflate(raw, dtype.itemsize, chunk_rows, shuffled)
-        except (KeyError, OSError, RuntimeError, ValueError, zlib.error):  # not stored
-            data = None
-        for name in names:
-            offset = dtype.fields[name][1]
-            size = dtype.fields[name][0].itemsize
-            if data is None:
-                out[name][a - start : b - start] = dset.fields(name)[a:b]
-            elif shuffled:
-                _unshuffle_into(data, offset, a - first, b - a, out_bytes[name], a - start)
-            else:
-                out_bytes[name][a - start : b - start] = data[
-                    a - first : b - first, offset : offset + size
-                ]
+    starts = range(start - start % chunk_rows, stop, chunk_rows)
+    stored = [_stored_chunk(dset, first) for first in starts]  # h5py: one thread at a time
+    inflate = functools.partial(
+        _inflate, itemsize=dtype.itemsize, chunk_rows=chunk_rows, shuffled=shuffled
+    )
+    # zlib inflates without the GIL: the chunks inflate on the pool while this thread copies
+    workers = min(_WORKERS, len(starts))
+    with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
+        chunks = pool.map(inflate, stored) if pool else map(inflate, stored)
+        for first, data in zip(starts, chunks, strict=True):
+            a, b = max(first, start), min(first + chunk_rows, stop)
+            for name in names:
+                offset = dtype.fields[name][1]
+                size = dtype.fields[name][0].itemsize
+                if data is None:
+                    out[name][a - start : b - start] = dset.fields(name)[a:b]
+                elif shuffled:
+                    _unshuffle_into(data, offset, a - first, b - a, out_bytes[name], a - start)
+                else:
+                    out_bytes[name][a - start : b - start] = data[
+                        a - first : b - first, offset : offset + size
+                    ]
     return out
