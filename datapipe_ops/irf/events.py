@@ -28,6 +28,7 @@ from numba import njit
 
 from datapipe_ops.errors import InputFileError
 from datapipe_ops.io import layout, open_product, read_table, table_length
+from datapipe_ops.io.columns import read_columns
 from datapipe_ops.io.tables import UNITS_ATTR, iter_chunks
 from datapipe_ops.irf.config import DL2Algorithms, QualityCuts
 
@@ -128,6 +129,22 @@ def _join(keys: np.ndarray, table_keys: np.ndarray, what: str, path: str) -> np.
     return where
 
 
+def _truth_rows(
+    truth: dict, obs_id: np.ndarray, event_id: np.ndarray, path: str
+) -> np.ndarray | None:
+    """Row of the shower table of each event (None: the same events in the same order)."""
+    if np.array_equal(truth["obs_id"], obs_id) and np.array_equal(truth["event_id"], event_id):
+        return None
+    keys = _keys(obs_id, event_id)
+    shower_keys = _keys(np.asarray(truth["obs_id"]), np.asarray(truth["event_id"]))
+    order = np.argsort(shower_keys, kind="stable")
+    return order[_join(keys, shower_keys[order], layout.SHOWER, path)]
+
+
+def _take(values: np.ndarray, where: np.ndarray | None) -> np.ndarray:
+    return values if where is None else values[where]
+
+
 def _sorted_keys(h5file: h5py.File, path: str) -> tuple[np.ndarray, np.ndarray]:
     dset = h5file[path]
     keys = _keys(dset.fields("obs_id")[:], dset.fields("event_id")[:])
@@ -152,18 +169,14 @@ def read_fields(
     dset = h5file[path]
     units = json.loads(dset.attrs.get(UNITS_ATTR, "{}"))
     try:
-        rows = dset.fields(list(names))[start:stop]
+        rows = read_columns(dset, names, start, stop)
     except (OSError, RuntimeError) as exc:
         raise InputFileError(
             f"cannot read {path} rows {start}:{stop} (truncated or corrupt file?): {exc}",
             path=h5file.filename,
         ) from None
     return {
-        name: (
-            np.asarray(rows[name]) * u.Unit(units[name])
-            if name in units
-            else np.asarray(rows[name])
-        )
+        name: (u.Quantity(rows[name], units[name], copy=False) if name in units else rows[name])
         for name in names
     }
 
@@ -174,17 +187,17 @@ def _read_chunk(
     """The reconstructed columns of rows ``start:stop`` of every subarray table."""
     name = h5file.filename
     out: dict[str, np.ndarray] = {}
-    ids = None
     valid = None
     for kind, algorithm in kinds.items():
         columns = ("obs_id", "event_id", *(f"{algorithm}_{c}" for c in _TABLE_COLUMNS[kind]))
         table = read_fields(h5file, layout.dl2_path(kind, algorithm), columns, start, stop)
-        these = _keys(np.asarray(table["obs_id"]), np.asarray(table["event_id"]))
-        if ids is None:
-            ids = these
+        if "obs_id" not in out:
             out["obs_id"] = np.asarray(table["obs_id"], np.int64)
             out["event_id"] = np.asarray(table["event_id"], np.int64)
-        elif these.shape != ids.shape or np.any(these != ids):
+        elif not (
+            np.array_equal(table["obs_id"], out["obs_id"])
+            and np.array_equal(table["event_id"], out["event_id"])
+        ):
             raise InputFileError(
                 f"DL2 table {layout.dl2_path(kind, algorithm)} does not list the same events in "
                 f"the same order as {layout.dl2_path('geometry', kinds['geometry'])}",
@@ -197,7 +210,9 @@ def _read_chunk(
             out["reco_az"] = _quantity(table, f"{algorithm}_az", "deg")
             telescopes = np.asarray(table[f"{algorithm}_telescopes"], bool)
             n_rows = telescopes.shape[0]
-            out["multiplicity"] = telescopes.reshape(n_rows, -1).sum(axis=1).astype(np.int16)
+            out["multiplicity"] = np.count_nonzero(telescopes.reshape(n_rows, -1), axis=1).astype(
+                np.int16
+            )
         elif kind == "energy":
             out["reco_energy"] = _quantity(table, f"{algorithm}_energy", "TeV")
         elif kind == "particle_type":
@@ -213,14 +228,23 @@ def _read_chunk(
 def _pointing_from_runs(runs: QTable, obs_id: np.ndarray, path: str) -> tuple[np.ndarray, ...]:
     """Pointing alt/az [deg] of each event from the run table of its obs_id."""
     run_obs = np.asarray(runs["obs_id"], np.int64)
+    if run_obs.size == 1 and np.all(obs_id == run_obs[0]):  # one run: no search
+        where = np.zeros(obs_id.size, np.intp)
+    else:
+        where = _run_rows(run_obs, obs_id, path)
+    zenith = _quantity(runs, "zenith", "deg")[where]
+    azimuth = _quantity(runs, "azimuth", "deg")[where]
+    return 90.0 - zenith, azimuth
+
+
+def _run_rows(run_obs: np.ndarray, obs_id: np.ndarray, path: str) -> np.ndarray:
+    """Row of the run table of each event's obs_id."""
     order = np.argsort(run_obs)
     where = order[np.clip(np.searchsorted(run_obs[order], obs_id), 0, len(order) - 1)]
     if obs_id.size and np.any(run_obs[where] != obs_id):
         missing = obs_id[run_obs[where] != obs_id][0]
         raise InputFileError(f"obs_id {missing} has no row in {layout.SIMULATION_RUN}", path=path)
-    zenith = _quantity(runs, "zenith", "deg")[where]
-    azimuth = _quantity(runs, "azimuth", "deg")[where]
-    return 90.0 - zenith, azimuth
+    return where
 
 
 def pointing_columns(h5file: h5py.File) -> tuple[str, str]:
@@ -275,7 +299,46 @@ def angular_separation_deg(
     return out
 
 
-def _add_directions(events: QTable) -> None:
+@njit(cache=True, fastmath=False)
+def _separation(sin1: float, cos1: float, sin2: float, cos2: float, dlon: float) -> float:
+    """Vincenty's formula of :func:`angular_separation_deg` from the latitudes' sines and
+    cosines and the longitude difference [rad]; result in degrees."""
+    sin_dlon, cos_dlon = np.sin(dlon), np.cos(dlon)
+    num1 = cos2 * sin_dlon
+    num2 = cos1 * sin2 - sin1 * cos2 * cos_dlon
+    denominator = sin1 * sin2 + cos1 * cos2 * cos_dlon
+    return np.arctan2(np.sqrt(num1 * num1 + num2 * num2), denominator) / (np.pi / 180.0)
+
+
+@njit(cache=True, fastmath=False)
+def _offsets_and_theta(
+    reco_az: np.ndarray,
+    reco_alt: np.ndarray,
+    true_az: np.ndarray,
+    true_alt: np.ndarray,
+    pointing_az: np.ndarray,
+    pointing_alt: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Reco and true FoV offsets and theta [deg] in one pass, each latitude's sine and cosine
+    computed once (the same values as three :func:`angular_separation_deg` calls)."""
+    n = reco_az.size
+    reco_offset, true_offset, theta = np.empty(n), np.empty(n), np.empty(n)
+    to_rad = np.pi / 180.0
+    for i in range(n):
+        sin_r, cos_r = np.sin(reco_alt[i] * to_rad), np.cos(reco_alt[i] * to_rad)
+        sin_t, cos_t = np.sin(true_alt[i] * to_rad), np.cos(true_alt[i] * to_rad)
+        sin_p, cos_p = np.sin(pointing_alt[i] * to_rad), np.cos(pointing_alt[i] * to_rad)
+        reco_offset[i] = _separation(
+            sin_r, cos_r, sin_p, cos_p, (pointing_az[i] - reco_az[i]) * to_rad
+        )
+        true_offset[i] = _separation(
+            sin_t, cos_t, sin_p, cos_p, (pointing_az[i] - true_az[i]) * to_rad
+        )
+        theta[i] = _separation(sin_r, cos_r, sin_t, cos_t, (true_az[i] - reco_az[i]) * to_rad)
+    return reco_offset, true_offset, theta
+
+
+def _add_directions(events: dict[str, np.ndarray | u.Quantity]) -> None:
     """FoV offsets and theta [deg] from the alt/az columns."""
 
     def deg(name: str) -> np.ndarray:
@@ -283,15 +346,18 @@ def _add_directions(events: QTable) -> None:
 
     reco_az, reco_alt = deg("reco_az"), deg("reco_alt")
     pointing_az, pointing_alt = deg("pointing_az"), deg("pointing_alt")
-    events["reco_source_fov_offset"] = (
-        angular_separation_deg(reco_az, reco_alt, pointing_az, pointing_alt) * u.deg
-    )
-    if "true_alt" in events.colnames:
+    if "true_alt" in events:
         true_az, true_alt = deg("true_az"), deg("true_alt")
-        events["true_source_fov_offset"] = (
-            angular_separation_deg(true_az, true_alt, pointing_az, pointing_alt) * u.deg
+        reco_offset, true_offset, theta = _offsets_and_theta(
+            reco_az, reco_alt, true_az, true_alt, pointing_az, pointing_alt
         )
-        events["theta"] = angular_separation_deg(reco_az, reco_alt, true_az, true_alt) * u.deg
+        events["reco_source_fov_offset"] = u.Quantity(reco_offset, u.deg, copy=False)
+        events["true_source_fov_offset"] = u.Quantity(true_offset, u.deg, copy=False)
+        events["theta"] = u.Quantity(theta, u.deg, copy=False)
+    else:
+        events["reco_source_fov_offset"] = u.Quantity(
+            angular_separation_deg(reco_az, reco_alt, pointing_az, pointing_alt), u.deg, copy=False
+        )
 
 
 def read_events(
@@ -327,10 +393,11 @@ def read_events(
         columns = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else None
         if columns is None:
             columns = _read_chunk(h5file, kinds, 0, 0)
-        keys = _keys(columns["obs_id"], columns["event_id"])
-        events = QTable()
-        events["obs_id"] = columns["obs_id"]
-        events["event_id"] = columns["event_id"]
+        # columns built here and handed to the table without copies
+        events: dict[str, np.ndarray | u.Quantity] = {
+            "obs_id": columns["obs_id"],
+            "event_id": columns["event_id"],
+        }
         runs = shower_distribution = None
         particle = None
         if simulated:
@@ -347,36 +414,36 @@ def read_events(
                 "true_shower_primary_id",
             )
             truth = read_fields(h5file, layout.SHOWER, [n for n in wanted if n in names])
-            shower_keys = _keys(np.asarray(truth["obs_id"]), np.asarray(truth["event_id"]))
-            order = np.argsort(shower_keys, kind="stable")
-            where = order[_join(keys, shower_keys[order], layout.SHOWER, str(path))]
-            events["true_energy"] = _quantity(truth, "true_energy", "TeV")[where] * u.TeV
-            events["true_alt"] = _quantity(truth, "true_alt", "deg")[where] * u.deg
-            events["true_az"] = _quantity(truth, "true_az", "deg")[where] * u.deg
+            where = _truth_rows(truth, columns["obs_id"], columns["event_id"], str(path))
+            for name, unit in (("true_energy", u.TeV), ("true_alt", u.deg), ("true_az", u.deg)):
+                events[name] = u.Quantity(
+                    _take(_quantity(truth, name, unit), where), unit, copy=False
+                )
             if "true_shower_primary_id" in truth:
-                events["true_shower_primary_id"] = np.asarray(
-                    truth["true_shower_primary_id"], np.int16
-                )[where]
+                events["true_shower_primary_id"] = _take(
+                    np.asarray(truth["true_shower_primary_id"], np.int16), where
+                )
             alt, az = _pointing_from_runs(runs, columns["obs_id"], str(path))
             particles = (
                 {_decode(p) for p in runs["particle"]} if "particle" in runs.colnames else set()
             )
             particle = particles.pop() if len(particles) == 1 else None
         else:
+            keys = _keys(columns["obs_id"], columns["event_id"])
             events["time"] = _event_times(h5file, keys)
             alt, az = pointing_at(h5file, np.asarray(events["time"]))
-        events["reco_energy"] = columns["reco_energy"] * u.TeV
+        events["reco_energy"] = u.Quantity(columns["reco_energy"], u.TeV, copy=False)
         events["gh_score"] = columns["gh_score"]
-        events["reco_alt"] = columns["reco_alt"] * u.deg
-        events["reco_az"] = columns["reco_az"] * u.deg
-        events["pointing_alt"] = alt * u.deg
-        events["pointing_az"] = az * u.deg
+        events["reco_alt"] = u.Quantity(columns["reco_alt"], u.deg, copy=False)
+        events["reco_az"] = u.Quantity(columns["reco_az"], u.deg, copy=False)
+        events["pointing_alt"] = u.Quantity(alt, u.deg, copy=False)
+        events["pointing_az"] = u.Quantity(az, u.deg, copy=False)
         events["event_type"] = columns["event_type"]
         events["multiplicity"] = columns["multiplicity"]
         events["is_valid"] = columns["is_valid"]
         _add_directions(events)
         return DL2Events(
-            events=events,
+            events=QTable(events, copy=False),
             paths=[path],
             particle=particle,
             model_set_id=model_set_id(h5file),
@@ -411,6 +478,8 @@ def read_particle(
             f"DL2 files of several model sets ({', '.join(sorted(map(str, sets)))})",
             path=parts[0].paths[0],
         )
+    if len(parts) == 1:  # nothing to stack (vstack would copy every column)
+        return parts[0]
     return DL2Events(
         events=vstack([p.events for p in parts], metadata_conflicts="silent"),
         paths=[p.paths[0] for p in parts],
